@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's test command (see README): installs what the tests need on a bare Debian 12 machine
+# (apt as root, a venv with pip, npm fixtures), then runs ruff, mypy and pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k config -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v git >/dev/null || missing+=(git)
+command -v npm >/dev/null || missing+=(npm)
+command -v sbatch >/dev/null || missing+=(slurm-client)
+"${PYTHON:-python3}" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: please install (as root): ${missing[*]}" >&2; exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+mkdir -p .cache
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' >.cache/pip.log 2>&1; then
+  cat .cache/pip.log >&2; exit 1
+fi
+scripts/fetch-fixtures.sh >/dev/null
+
+.venv/bin/ruff check .
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,185 @@
+"""Load app.cfg from disk and check what must exist: key, repos.cfg, work directories, commands.
+
+Never contacts GitHub, S3 or Slurm (check-config and serve must work offline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from eessi_bot.core.config import Config, ConfigError, Problem, RepoDefinition, Severity, parse_config
+from eessi_bot.core.config.crosscheck import cross_check
+from eessi_bot.core.config.parse import PLACEHOLDER_PATH
+from eessi_bot.core.config.problems import errors
+from eessi_bot.core.config.repos import parse_repos_cfg
+
+_NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "beegfs", "fuse.sshfs", "ceph", "panfs"}
+
+
+def load_config(path: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[Optional[Config], List[Problem]]:
+    """Parse and check `path`. Problems are attributed to the file they are about."""
+    env = os.environ if env is None else env
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [Problem(Severity.ERROR, "", "", f"cannot read the configuration file: {exc.strerror}",
+                              file=file)]
+    config, problems = parse_config(text, env)
+    problems = [p.located(file) for p in problems]
+    if config is None:
+        return None, problems
+    broken = {(p.section, p.key) for p in errors(problems)}
+    if ("github", "private_key") not in broken:
+        problems += _check_private_key(config.github.private_key, file)
+    if ("repo_targets", "repos_cfg_dir") not in broken:
+        repos, repo_problems = _load_repos(config, file)
+        problems += repo_problems
+        config = dataclasses.replace(config, repos=repos)
+        problems += [p.located(file) for p in cross_check(config, repos)]
+    problems += _check_dirs(config, file)
+    problems += _check_commands(config, file)
+    if errors(problems):
+        return None, problems
+    return config, problems
+
+
+def load_config_or_raise(path: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[Config, List[Problem]]:
+    config, problems = load_config(path, env)
+    if config is None:
+        raise ConfigError(problems)
+    return config, problems
+
+
+def load_private_key(path: Path) -> rsa.RSAPrivateKey:
+    """The App's RSA key; raises ValueError with a plain reason."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("it is not an RSA key (GitHub Apps use RSA keys)")
+    return key
+
+
+def _check_private_key(path: Path, file: str) -> List[Problem]:
+    def problem(severity: Severity, message: str, hint: Optional[str] = None) -> List[Problem]:
+        return [Problem(severity, "github", "private_key", message, str(path), hint, file)]
+
+    try:
+        load_private_key(path)
+    except FileNotFoundError:
+        return problem(Severity.ERROR, "the file does not exist",
+                       "download a private key from the GitHub App's settings page")
+    except PermissionError:
+        return problem(Severity.ERROR, "the file cannot be read by this user")
+    except IsADirectoryError:
+        return problem(Severity.ERROR, "is a directory, not a key file")
+    except (ValueError, TypeError) as exc:
+        return problem(Severity.ERROR, f"is not a usable PEM private key: {exc}",
+                       "use the .pem file GitHub generated for the App, unencrypted")
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return problem(Severity.WARNING, "other users can read the key", f"chmod 600 {path}")
+    return []
+
+
+def _load_repos(config: Config, file: str) -> Tuple[Dict[str, RepoDefinition], List[Problem]]:
+    repos_cfg = config.repos_cfg_dir / "repos.cfg"
+    try:
+        text = repos_cfg.read_text(encoding="utf-8")
+    except OSError as exc:
+        return {}, [Problem(Severity.ERROR, "repo_targets", "repos_cfg_dir",
+                            f"cannot read {repos_cfg}: {exc.strerror}", str(config.repos_cfg_dir),
+                            "create the directory with a repos.cfg that has one [repo_id] section per "
+                            "repository", file)]
+    repos, problems = parse_repos_cfg(text, str(repos_cfg))
+    for repo in repos.values():
+        if repo.config_bundle and not (config.repos_cfg_dir / repo.config_bundle).exists():
+            problems.append(Problem(Severity.WARNING, repo.repo_id, "config_bundle",
+                                    f"{repo.config_bundle} is not in {config.repos_cfg_dir}",
+                                    file=str(repos_cfg)))
+    return repos, problems
+
+
+def _check_dirs(config: Config, file: str) -> List[Problem]:
+    """Work directories may not exist yet, but their nearest existing ancestor must be writable."""
+    problems: List[Problem] = []
+    wanted = [
+        ("bot", "data_dir", config.bot.data_dir),
+        ("buildenv", "jobs_base_dir", config.buildenv.jobs_base_dir),
+        ("job_manager", "job_ids_dir", config.job_manager.job_ids_dir),
+        ("clean_up", "trash_bin_dir", config.clean_up.trash_bin_dir),
+    ]
+    for section, key, path in wanted:
+        if PLACEHOLDER_PATH in (path, *path.parents):
+            continue
+        reason = _unwritable_reason(path)
+        if reason:
+            problems.append(Problem(Severity.ERROR, section, key, reason, str(path), file=file))
+    for section, log in (("event_handler", config.bot.event_handler_log),
+                         ("job_manager", config.job_manager.log_path)):
+        if log is not None:
+            reason = _unwritable_reason(log.parent)
+            if reason:
+                problems.append(Problem(Severity.ERROR, section, "log_path", reason, str(log), file=file))
+    fs_type = _filesystem_type(config.bot.data_dir)
+    if fs_type in _NETWORK_FS:
+        problems.append(Problem(Severity.WARNING, "bot", "data_dir",
+                                f"is on a network file system ({fs_type}); SQLite needs a local disk",
+                                str(config.bot.data_dir), "use a directory on the login node's local disk",
+                                file))
+    return problems
+
+
+def _unwritable_reason(path: Path) -> Optional[str]:
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            return "no part of this path exists"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} exists but is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable by this user"
+    return None
+
+
+def _filesystem_type(path: Path) -> Optional[str]:
+    """The type of the mount holding `path` (Linux /proc/mounts), or None when unknown."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best, best_type = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3 or len(parts[1]) <= len(best):
+            continue
+        if target == parts[1] or target.startswith(parts[1].rstrip("/") + "/"):
+            best, best_type = parts[1], parts[2]
+    return best_type
+
+
+def _check_commands(config: Config, file: str) -> List[Problem]:
+    problems: List[Problem] = []
+    if config.buildenv.job_backend == "slurm":
+        for section, key, argv in (("buildenv", "submit_command", config.buildenv.submit_command),
+                                   ("job_manager", "poll_command", config.job_manager.poll_command),
+                                   ("job_manager", "scontrol_command", config.job_manager.scontrol_command)):
+            if shutil.which(argv[0]) is None:
+                severity = Severity.ERROR if key == "submit_command" else Severity.WARNING
+                problems.append(Problem(severity, section, key, f"command '{argv[0]}' was not found",
+                                        " ".join(argv), "install the Slurm client or give the full path; "
+                                        "or set [buildenv] job_backend = local", file))
+    script = config.buildenv.build_job_script
+    if script is not None and not script.is_file():
+        problems.append(Problem(Severity.ERROR, "buildenv", "build_job_script", "the file does not exist",
+                                str(script), "leave the key out to use the job script shipped with the bot",
+                                file))
+    return problems

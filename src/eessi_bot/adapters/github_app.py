@@ -1,0 +1,178 @@
+"""GitHub through PyGithub, as the App installation configured in app.cfg.
+
+PyGithub is built without its client-side throttle (it waits between all requests, see
+reference/eessi-bot-measured.md) and with a retry that only repeats GETs: writes are retried by the
+outbox, which knows whether a repeat could duplicate a comment. PyGithub's connection object is not
+thread-safe, so every thread gets its own client; they share one installation token.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+
+import requests
+from github import Auth, Github, GithubException, GithubIntegration
+from urllib3.util.retry import Retry
+
+from eessi_bot.core.config.model import GitHubSettings
+from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.github import (
+    Comment,
+    CommentRef,
+    GitHubError,
+    NotFound,
+    PullRequest,
+    RateLimited,
+    Rejected,
+    Transient,
+)
+
+TOKEN_REFRESH_MARGIN = 600.0
+"""Installation tokens live an hour; a new one is minted when less than this many seconds remain."""
+SECONDARY_LIMIT_WAIT = 60.0
+TIMEOUT = 20
+
+
+def _read_retry() -> Retry:
+    return Retry(total=2, connect=2, read=2, status=2, backoff_factor=0.3,
+                 status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
+                 raise_on_status=False, respect_retry_after_header=False)
+
+
+def translate(status: int, headers: Mapping[str, Any], data: Any, now: float) -> GitHubError:
+    """Turn an HTTP failure into the error class the bot reacts to."""
+    lower = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    message = data.get("message", "") if isinstance(data, dict) else str(data or "")
+    text = f"HTTP {status}: {message}".strip()
+    if status in (403, 429):
+        if "retry-after" in lower and lower["retry-after"].strip().isdigit():
+            return RateLimited(text, now + float(lower["retry-after"]))
+        if lower.get("x-ratelimit-remaining") == "0" and lower.get("x-ratelimit-reset", "").isdigit():
+            return RateLimited(text, max(now, float(lower["x-ratelimit-reset"])) + 1.0)
+        if "rate limit" in message.lower():
+            return RateLimited(text, now + SECONDARY_LIMIT_WAIT)
+    if status in (404, 410):
+        return NotFound(text)
+    if status >= 500 or status == 401:
+        return Transient(text)
+    return Rejected(text, status)
+
+
+class _TokenProvider:
+    """Mints installation tokens and renews them well before they expire."""
+
+    def __init__(self, integration: GithubIntegration, installation_id: int, clock: Clock) -> None:
+        self._integration = integration
+        self._installation_id = installation_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._expires_at - self._clock.now() < TOKEN_REFRESH_MARGIN:
+                try:
+                    grant = self._integration.get_access_token(self._installation_id)
+                except GithubException as exc:
+                    raise translate(exc.status, exc.headers or {}, exc.data, self._clock.now()) from exc
+                except requests.RequestException as exc:
+                    raise Transient(f"cannot reach GitHub to mint a token: {exc}") from exc
+                self._token = grant.token
+                self._expires_at = grant.expires_at.timestamp()
+            return self._token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+
+class _InstallationAuth(Auth.Auth):
+    def __init__(self, provider: _TokenProvider) -> None:
+        self._provider = provider
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        return self._provider.token()
+
+
+class GitHubApp:
+    """The `eessi_bot.ports.github.GitHub` port for one App installation."""
+
+    def __init__(self, settings: GitHubSettings, private_key_pem: str, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._integration = GithubIntegration(
+            auth=Auth.AppAuth(settings.app_id, private_key_pem), base_url=settings.api_url,
+            timeout=TIMEOUT, retry=None, seconds_between_requests=None, seconds_between_writes=None,
+        )
+        self._tokens = _TokenProvider(self._integration, settings.installation_id, clock)
+        self._local = threading.local()
+
+    def _client(self) -> Github:
+        client: Optional[Github] = getattr(self._local, "client", None)
+        if client is None:
+            client = Github(auth=_InstallationAuth(self._tokens), base_url=self._settings.api_url,
+                            timeout=TIMEOUT, retry=_read_retry(), seconds_between_requests=None,
+                            seconds_between_writes=None, per_page=100, lazy=True)
+            self._local.client = client
+        return client
+
+    def _call(self, verb: str, url: str, *, body: Optional[Dict[str, Any]] = None,
+              parameters: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, Any], Any]:
+        try:
+            return self._client().requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)
+        except GithubException as exc:
+            error = translate(exc.status, exc.headers or {}, exc.data, self._clock.now())
+            if exc.status == 401:
+                self._tokens.invalidate()
+            raise error from exc
+        except requests.RequestException as exc:
+            raise Transient(f"{verb} {url}: {exc}") from exc
+
+    def get_pull(self, repo: str, number: int) -> PullRequest:
+        _, data = self._call("GET", f"/repos/{repo}/pulls/{number}")
+        base_repo = data["base"]["repo"]
+        return PullRequest(
+            repo=repo, number=number, state=data["state"], base_ref=data["base"]["ref"],
+            base_sha=data["base"]["sha"], head_sha=data["head"]["sha"], clone_url=base_repo["clone_url"],
+            ssh_url=base_repo["ssh_url"], html_url=data["html_url"],
+        )
+
+    def create_comment(self, repo: str, issue_number: int, body: str) -> CommentRef:
+        _, data = self._call("POST", f"/repos/{repo}/issues/{issue_number}/comments", body={"body": body})
+        return CommentRef(id=int(data["id"]), html_url=str(data["html_url"]))
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        self._call("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", body={"body": body})
+
+    def iter_comments(self, repo: str, issue_number: int) -> Iterator[Comment]:
+        page = 1
+        while True:
+            _, data = self._call("GET", f"/repos/{repo}/issues/{issue_number}/comments",
+                                 parameters={"per_page": 100, "page": page})
+            for item in data:
+                app = item.get("performed_via_github_app")
+                yield Comment(id=int(item["id"]), body=item.get("body") or "",
+                              author=item["user"]["login"] if item.get("user") else "",
+                              via_app_id=app.get("id") if isinstance(app, dict) else None,
+                              html_url=str(item.get("html_url", "")))
+            if len(data) < 100:
+                return
+            page += 1
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        self._call("POST", f"/repos/{repo}/issues/comments/{comment_id}/reactions", body={"content": content})
+
+    def app_slug(self) -> str:
+        try:
+            return str(self._integration.get_app().slug)
+        except GithubException as exc:
+            raise translate(exc.status, exc.headers or {}, exc.data, self._clock.now()) from exc
+        except requests.RequestException as exc:
+            raise Transient(f"GET /app: {exc}") from exc

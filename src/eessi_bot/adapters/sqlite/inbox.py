@@ -1,0 +1,110 @@
+"""The inbox: verified deliveries, stored before the 202 and processed by worker threads.
+
+A delivery is `pending` until a worker claims it (`processing`), then `done` or `failed`. After a
+crash, `processing` rows of the dead process go back to `pending`; handlers are idempotent, so the
+second run does not repeat what the first one managed to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from eessi_bot.adapters.sqlite.db import Database
+from eessi_bot.adapters.sqlite.outbox import store_effects
+from eessi_bot.core.effects import Effects
+from eessi_bot.core.webhook import Delivery
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery: Delivery
+    attempts: int
+    received_at: float
+
+
+class Inbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def store(self, delivery: Delivery, now: float) -> bool:
+        """Store a verified delivery; False when its id was seen before (then nothing changes)."""
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO deliveries (id, event, action, subject, body, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (delivery.id, delivery.event, delivery.action, delivery.subject, delivery.body, now),
+            )
+            return cursor.rowcount == 1
+
+    def claim(self, worker: str, now: float) -> Optional[Claimed]:
+        """The oldest ready delivery whose subject no other worker is processing (keeps PR order)."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT * FROM deliveries AS d WHERE state = 'pending' AND next_attempt_at <= ? "
+                "AND (subject IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries AS p "
+                "     WHERE p.subject = d.subject AND p.state = 'processing')) "
+                "ORDER BY received_at, rowid LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE deliveries SET state = 'processing', claimed_by = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
+                (worker, row["id"]),
+            )
+        return Claimed(_delivery(row), row["attempts"] + 1, row["received_at"])
+
+    def finish(self, delivery_id: str, effects: Effects, outcome: str, now: float) -> None:
+        """Store the delivery's effects and mark it done, atomically."""
+        with self.db.write() as conn:
+            store_effects(conn, effects, delivery_id, now)
+            conn.execute(
+                "UPDATE deliveries SET state = 'done', finished_at = ?, outcome = ?, claimed_by = NULL "
+                "WHERE id = ?",
+                (now, outcome[:500], delivery_id),
+            )
+
+    def retry(self, delivery_id: str, reason: str, at: float) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, outcome = ?, "
+                "claimed_by = NULL WHERE id = ?",
+                (at, reason[:500], delivery_id),
+            )
+
+    def fail(self, delivery_id: str, reason: str, now: float) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = 'failed', finished_at = ?, outcome = ?, claimed_by = NULL "
+                "WHERE id = ?",
+                (now, reason[:500], delivery_id),
+            )
+
+    def requeue_unfinished(self) -> int:
+        """At start-up: deliveries a previous process was working on are pending again."""
+        with self.db.write() as conn:
+            return conn.execute(
+                "UPDATE deliveries SET state = 'pending', claimed_by = NULL WHERE state = 'processing'"
+            ).rowcount
+
+    def next_ready_at(self) -> Optional[float]:
+        row = self.db.connection().execute(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def counts(self) -> Dict[str, int]:
+        rows = self.db.connection().execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+        return {str(state): int(n) for state, n in rows}
+
+    def get(self, delivery_id: str) -> Optional[sqlite3.Row]:
+        row: Optional[sqlite3.Row] = self.db.connection().execute(
+            "SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(id=row["id"], event=row["event"], action=row["action"], subject=row["subject"],
+                    body=bytes(row["body"]))

@@ -1,0 +1,52 @@
+"""Numbered schema migrations, applied in order and recorded in `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+MIGRATIONS = (
+    # 1: inbox, outbox, small key/value store
+    """
+    CREATE TABLE deliveries (
+        id              TEXT PRIMARY KEY,
+        event           TEXT NOT NULL,
+        action          TEXT,
+        subject         TEXT,
+        body            BLOB NOT NULL,
+        received_at     REAL NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        claimed_by      TEXT,
+        finished_at     REAL,
+        outcome         TEXT
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (state, next_attempt_at, received_at);
+    CREATE INDEX deliveries_by_subject ON deliveries (subject, state);
+
+    CREATE TABLE outbox (
+        key             TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        repo            TEXT NOT NULL,
+        issue_number    INTEGER,
+        target_id       INTEGER,
+        body            TEXT NOT NULL,
+        version         INTEGER NOT NULL DEFAULT 1,
+        done_version    INTEGER NOT NULL DEFAULT 0,
+        result_id       INTEGER,
+        result_url      TEXT,
+        in_flight       INTEGER NOT NULL DEFAULT 0,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        failed          INTEGER NOT NULL DEFAULT 0,
+        delivery_id     TEXT,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (failed, next_attempt_at) WHERE version > done_version;
+
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)

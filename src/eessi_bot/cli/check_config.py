@@ -1,0 +1,52 @@
+"""`eessi-bot check-config`: validate app.cfg and explain what this instance will do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, TextIO
+
+from eessi_bot.adapters.config_files import load_config
+from eessi_bot.core.config import Config, Problem, Severity
+
+
+def summary(config: Config) -> List[str]:
+    b = config.buildenv
+    lines = [
+        f"instance:            {config.instance} (GitHub App {config.github.app_id}, installation "
+        f"{config.github.installation_id}, API {config.github.api_url})",
+        f"job backend:         {b.job_backend} (handover {b.job_handover_protocol}, job name {b.job_name})",
+        f"jobs base dir:       {b.jobs_base_dir}",
+        f"data dir:            {config.bot.data_dir}",
+        f"chatlevel:           {config.bot_control.chatlevel.name.lower()}",
+        f"command permission:  {config.bot_control.command_permission.describe()}",
+        f"build permission:    {b.build_permission.describe()}",
+        f"deploy permission:   {config.deploy.deploy_permission.describe()} "
+        f"(upload policy {config.deploy.upload_policy})",
+        f"repositories:        {', '.join(sorted(config.repos)) or 'none'}",
+        f"node types ({len(config.node_types)}):",
+    ]
+    for node in config.node_types:
+        accel = f", accel {node.accel}" if node.accel else ""
+        params = " ".join(node.slurm_params) or "-"
+        lines.append(f"  - {node.name}: {node.os} {node.cpu_subdir}{accel}; repos {', '.join(node.repo_targets)}; "
+                     f"sbatch {params}")
+    return lines
+
+
+def run(config_path: Path, out: TextIO) -> int:
+    config, problems = load_config(config_path)
+    for problem in _sorted(problems):
+        out.write(problem.render() + "\n")
+    if config is None:
+        count = sum(1 for p in problems if p.severity is Severity.ERROR)
+        out.write(f"{config_path}: {count} error(s); the bot cannot start with this configuration\n")
+        return 1
+    for line in summary(config):
+        out.write(line + "\n")
+    out.write(f"{config_path}: OK\n")
+    return 0
+
+
+def _sorted(problems: List[Problem]) -> List[Problem]:
+    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+    return sorted(problems, key=lambda p: order[p.severity])

@@ -1,0 +1,69 @@
+"""`eessi-bot` command line: the only place that exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from eessi_bot import __version__
+from eessi_bot.cli.runtime import AlreadyRunning
+from eessi_bot.core.config import ConfigError
+from eessi_bot.core.webhook import DeliveryError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eessi-bot", description="Build-and-deploy bot for software stacks "
+                                     "such as EESSI (a GitHub App).")
+    parser.add_argument("--version", action="version", version=f"eessi-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--config", "-c", type=Path, default=Path("app.cfg"), help="path of app.cfg")
+        return cmd
+
+    for name, help_text in (("serve", "receive webhooks and act on them (one process)"),
+                            ("event-handler", "receive webhooks and act on them (same as serve, for now)")):
+        cmd = with_config(name, help_text)
+        cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        cmd.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    with_config("check-config", "validate app.cfg and summarise what this instance will do")
+    replay = with_config("replay", "feed a stored webhook delivery through the bot (for debugging)")
+    replay.add_argument("delivery", type=Path, help="JSON file: {headers, payload} or a bare payload")
+    replay.add_argument("--event", help="event type when the file has no headers (e.g. issue_comment)")
+    replay.add_argument("--url", help="POST the signed delivery to a running bot at this URL instead")
+    replay.add_argument("--dry-run", action="store_true", help="print GitHub writes instead of sending them")
+    sub.add_parser("demo", help="run the bot's pipeline on embedded defaults, without GitHub")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in ("serve", "event-handler"):
+            from eessi_bot.cli import serve
+
+            return serve.run(args.config, args.host, args.port, args.command)
+        if args.command == "check-config":
+            from eessi_bot.cli import check_config
+
+            return check_config.run(args.config, sys.stdout)
+        if args.command == "replay":
+            from eessi_bot.cli import replay
+
+            return replay.run(args.config, args.delivery, args.event, args.url, args.dry_run, sys.stdout)
+        from eessi_bot.cli import demo
+
+        return demo.run(sys.stdout)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\nthe configuration has errors; run 'eessi-bot check-config' for details\n")
+        return 2
+    except (AlreadyRunning, DeliveryError) as exc:
+        sys.stderr.write(f"eessi-bot: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

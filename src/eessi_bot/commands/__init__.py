@@ -1,0 +1,11 @@
+"""Bot commands, one module each; `default_registry` lists them (explicitly, in help order)."""
+
+from __future__ import annotations
+
+from eessi_bot.commands import help as help_command
+from eessi_bot.commands import show_config
+from eessi_bot.commands.registry import Registry
+
+
+def default_registry() -> Registry:
+    return Registry([help_command.SPEC, show_config.SPEC])

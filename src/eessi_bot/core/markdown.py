@@ -1,0 +1,27 @@
+"""Safe pieces of GitHub markdown for text that came from users or files."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def code(text: str) -> str:
+    """`text` as an inline code span that its own backticks cannot close early."""
+    text = text.replace("\n", " ")
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cell(text: str) -> str:
+    """Text for one markdown table cell: one line, with `|` escaped."""
+    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+
+
+def indented(lines: Sequence[str]) -> str:
+    """Lines nested under a list item of the response comment (each starts with a newline)."""
+    return "".join("\n  " + line if line else "\n" for line in lines)

@@ -1,0 +1,26 @@
+"""What an event handler gets: the delivery, the bot's configuration and ports, and an effects list."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from eessi_bot.commands.registry import Registry
+from eessi_bot.core.config import Config
+from eessi_bot.core.effects import Effects
+from eessi_bot.core.webhook import Delivery
+from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.github import GitHub
+
+
+@dataclass
+class EventContext:
+    delivery: Delivery
+    payload: Mapping[str, Any]
+    config: Config
+    github: GitHub
+    clock: Clock
+    registry: Registry
+    log: logging.LoggerAdapter  # type: ignore[type-arg]
+    effects: Effects = field(default_factory=Effects)

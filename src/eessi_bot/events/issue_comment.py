@@ -1,0 +1,105 @@
+"""`issue_comment.created` on a PR: find the commands, check who asked, run them, answer once.
+
+Only new comments are read (edits are ignored, as in the EESSI bot); comments by bots, this App's
+included, never run commands. A command with `instance:` patterns that do not match this instance
+is another instance's business and is passed over in silence.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from eessi_bot.commands.context import CommandContext, CommandError, Request
+from eessi_bot.core.arguments import ArgumentError, parse_arguments
+from eessi_bot.core.command_text import MAX_COMMANDS, CommandLine, find_commands
+from eessi_bot.core.config import ChatLevel
+from eessi_bot.core.events import IssueCommentEvent, issue_comment
+from eessi_bot.core.markdown import code
+from eessi_bot.core.pattern import PatternError, compile_pattern
+from eessi_bot.core.response import Outcome, render_notice, render_response
+from eessi_bot.events.context import EventContext
+from eessi_bot.ports.github import GitHubError
+
+REACTION = "eyes"
+
+
+def response_key(repo: str, comment_id: int) -> str:
+    return f"response:{repo}:{comment_id}"
+
+
+def on_comment_created(ctx: EventContext) -> str:
+    event = issue_comment(ctx.payload)
+    if not event.is_pull_request:
+        return "comment on an issue, not a pull request: ignored"
+    if event.sender.is_bot or event.author.is_bot or event.via_app_id is not None:
+        return f"comment by {event.author.login}, a bot or an App: ignored"
+    lines = find_commands(event.body)
+    if not lines:
+        return "no commands"
+    instance = ctx.config.instance
+    addressed = [line for line in lines if may_address(line, instance)]
+    if not addressed:
+        return "commands for other instances"
+    fmt = ctx.config.template("bot_control.command_response_fmt")
+    key = response_key(event.repo, event.comment_id)
+    if not ctx.config.bot_control.command_permission.allows(event.sender.login):
+        text = f"\n- account {code(event.sender.login)} has NO permission to send commands to the bot"
+        ctx.effects.comment(key, event.repo, event.number, render_notice(fmt, instance, text))
+        return f"{event.sender.login} may not send commands"
+    if len(lines) > MAX_COMMANDS:
+        text = (f"\n- the comment holds {len(lines)} commands; at most {MAX_COMMANDS} are handled per "
+                "comment, so none was run")
+        ctx.effects.comment(key, event.repo, event.number, render_notice(fmt, instance, text))
+        return "too many commands"
+    outcomes = [o for o in (_run(ctx, event, line) for line in addressed) if o is not None]
+    if not outcomes:
+        return "commands for other instances"
+    ctx.effects.reaction(f"reaction:{event.repo}:{event.comment_id}:{REACTION}", event.repo,
+                         event.comment_id, REACTION)
+    if any(o.answer for o in outcomes) or ctx.config.bot_control.chatlevel >= ChatLevel.CHATTY:
+        body = render_response(fmt, instance, event.sender.login, outcomes)
+        ctx.effects.comment(key, event.repo, event.number, body)
+    return "handled " + ", ".join(o.expanded or o.text for o in outcomes)
+
+
+def may_address(line: CommandLine, instance: str) -> bool:
+    """False only when an `instance:` argument clearly names other instances (works on bad lines too)."""
+    for token in line.args:
+        head, colon, rest = token.partition(":")
+        if colon and rest and len(head) >= 3 and "instance".startswith(head):
+            try:
+                if not compile_pattern(rest).search(instance):
+                    return False
+            except PatternError:
+                continue
+    return True
+
+
+def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Optional[Outcome]:
+    spec = ctx.registry.get(line.name)
+    if spec is None:
+        return Outcome(line.text, error=ctx.registry.unknown_message(line.name))
+    try:
+        args = parse_arguments(line.args)
+    except ArgumentError as exc:
+        return Outcome(line.text, error=str(exc))
+    if not args.addressed_to(ctx.config.instance):
+        return None
+    expanded = f"{spec.name} {args.expanded()}".strip()
+    request = Request(repo=event.repo, number=event.number, sender=event.sender.login,
+                      comment_id=event.comment_id, comment_url=event.html_url,
+                      delivery_id=ctx.delivery.id, line=line.line)
+    command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request,
+                                 github=ctx.github, clock=ctx.clock, log=ctx.log)
+    try:
+        spec.check(args)
+        reply = spec.handler(command_ctx, args)
+    except (ArgumentError, CommandError) as exc:
+        return Outcome(line.text, expanded, error=str(exc))
+    except GitHubError:
+        raise
+    except Exception:
+        ctx.log.exception("command %r failed", line.text)
+        return Outcome(line.text, expanded, error="the bot failed internally; the site's administrator finds "
+                       f"the details in its log under delivery {code(ctx.delivery.id)}")
+    return Outcome(line.text, expanded, result=reply.text, answer=reply.answer)

@@ -1,0 +1,35 @@
+"""`pull_request` events: the node-type table when a PR opens, the disabled `bot:build` label."""
+
+from __future__ import annotations
+
+from eessi_bot.commands.show_config import node_types_lines
+from eessi_bot.core.config import ChatLevel
+from eessi_bot.core.events import pull_request
+from eessi_bot.core.response import render_notice
+from eessi_bot.events.context import EventContext
+
+BUILD_LABEL = "bot:build"
+BUILD_LABEL_DISABLED = (
+    "Handling the label 'bot:build' is disabled. Use the command `bot: build [FILTER]*` instead."
+)
+
+
+def on_opened(ctx: EventContext) -> str:
+    event = pull_request(ctx.payload)
+    if ctx.config.bot_control.chatlevel < ChatLevel.CHATTY:
+        return "PR opened (node types not shown below chatlevel chatty)"
+    body = "\n".join(node_types_lines(ctx.config))
+    ctx.effects.comment(f"pr-opened:{event.repo}#{event.number}", event.repo, event.number, body)
+    return "PR opened: node types shown"
+
+
+def on_labeled(ctx: EventContext) -> str:
+    event = pull_request(ctx.payload)
+    if event.label != BUILD_LABEL:
+        return f"label {event.label!r}: nothing to do"
+    if ctx.config.bot_control.chatlevel < ChatLevel.BASIC:
+        return "label bot:build: disabled (not said below chatlevel basic)"
+    fmt = ctx.config.template("bot_control.command_response_fmt")
+    body = render_notice(fmt, ctx.config.instance, BUILD_LABEL_DISABLED)
+    ctx.effects.comment(f"label:{ctx.delivery.id}", event.repo, event.number, body)
+    return "label bot:build: answered that it is disabled"

@@ -1,0 +1,86 @@
+"""What the bot needs from GitHub, and how GitHub's failures reach it.
+
+The adapter (PyGithub) translates HTTP into these values and errors; the outbox and the workers
+decide what to do about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Protocol
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str
+    number: int
+    state: str
+    base_ref: str
+    base_sha: str
+    head_sha: str
+    clone_url: str
+    ssh_url: str
+    html_url: str
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    id: int
+    html_url: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    via_app_id: Optional[int]
+    html_url: str
+
+
+class GitHubError(Exception):
+    """Base of GitHub failures. `retry_at` (epoch seconds) is when trying again makes sense."""
+
+    retry_at: Optional[float] = None
+
+
+class RateLimited(GitHubError):
+    """Primary or secondary rate limit: GitHub says when to come back."""
+
+    def __init__(self, message: str, retry_at: float) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class Transient(GitHubError):
+    """5xx, timeouts, connection errors: a retry later may succeed. For a write the effect is unknown."""
+
+
+class NotFound(GitHubError):
+    """404 (or 410): the thing is gone or the App cannot see it."""
+
+
+class Rejected(GitHubError):
+    """Any other 4xx: retrying the same request will not help."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GitHub(Protocol):
+    """The bot's narrow view of the GitHub REST API (one installation)."""
+
+    def get_pull(self, repo: str, number: int) -> PullRequest: ...
+
+    def create_comment(self, repo: str, issue_number: int, body: str) -> CommentRef: ...
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None: ...
+
+    def iter_comments(self, repo: str, issue_number: int) -> Iterator[Comment]: ...
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None: ...
+
+    def app_slug(self) -> str:
+        """The App's slug: its comments are authored by `<slug>[bot]`."""
+        ...

@@ -1,0 +1,132 @@
+"""Sends the outbox to GitHub: paced, retried with backoff, never posting a comment twice.
+
+A POST whose outcome is unknown (timeout, 5xx, crash) leaves the row `in_flight`; before posting
+again the sender looks for the comment's hidden marker among the PR's comments.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from eessi_bot.adapters.sqlite.outbox import COMMENT, REACTION, Outbox, OutboxItem
+from eessi_bot.core.effects import marker
+from eessi_bot.core.pacing import Pacer
+from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.github import Comment, GitHub, GitHubError, NotFound, RateLimited, Rejected
+from eessi_bot.service.identity import Identity
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = 300.0
+
+
+def backoff(attempts: int) -> float:
+    return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
+
+
+class OutboxSender:
+    def __init__(self, outbox: Outbox, github: GitHub, identity: Identity, clock: Clock,
+                 pacer: Optional[Pacer] = None) -> None:
+        self.outbox = outbox
+        self.github = github
+        self.identity = identity
+        self.clock = clock
+        self.pacer = pacer or Pacer()
+        self.wake = threading.Event()
+
+    def run(self, stop: threading.Event, idle: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                wait = self.send_due()
+            except Exception:
+                log.exception("outbox sender failed; retrying")
+                wait = idle
+            self.wake.wait(timeout=min(idle, wait) if wait is not None else idle)
+            self.wake.clear()
+
+    def send_due(self) -> Optional[float]:
+        """Send what is due now. Returns seconds until the next item is due (None: nothing waits)."""
+        while True:
+            now = self.clock.now()
+            items = self.outbox.due(now, limit=1)
+            if not items:
+                next_at = self.outbox.next_due_at()
+                return None if next_at is None else max(0.0, next_at - now)
+            delay = self.pacer.delay(now)
+            if delay > 0:
+                return delay
+            self.send(items[0])
+
+    def send(self, item: OutboxItem) -> None:
+        now = self.clock.now()
+        try:
+            if item.kind == REACTION:
+                self._write()
+                assert item.target_id is not None
+                self.github.add_reaction(item.repo, item.target_id, item.body)
+                self.outbox.record_done(item.key, item.version, self.clock.now())
+            elif item.kind == COMMENT:
+                self._send_comment(item)
+            else:
+                self.outbox.record_failed(item.key, f"unknown outbox kind {item.kind!r}", now)
+        except RateLimited as exc:
+            log.warning("outbox %s: rate limited until %.0f: %s", item.key, exc.retry_at or now, exc)
+            self.outbox.record_retry(item.key, str(exc), exc.retry_at or now + 60, now)
+        except NotFound as exc:
+            if item.kind == COMMENT and item.result_id is not None:
+                log.warning("outbox %s: comment %s is gone; making it again", item.key, item.result_id)
+                self.outbox.record_lost(item.key, now)
+            else:
+                log.error("outbox %s: %s; giving up", item.key, exc)
+                self.outbox.record_failed(item.key, str(exc), now)
+        except Rejected as exc:
+            log.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
+            self.outbox.record_failed(item.key, str(exc), now)
+        except Exception as exc:
+            kind = "GitHub error" if isinstance(exc, GitHubError) else "unexpected error"
+            attempts = item.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                log.error("outbox %s: %s after %d attempts, giving up: %s", item.key, kind, attempts, exc)
+                self.outbox.record_failed(item.key, str(exc), now)
+            else:
+                log.warning("outbox %s: %s (attempt %d), retrying in %.0f s: %s", item.key, kind, attempts,
+                            backoff(attempts), exc, exc_info=not isinstance(exc, GitHubError))
+                self.outbox.record_retry(item.key, str(exc), now + backoff(attempts), now)
+
+    def _send_comment(self, item: OutboxItem) -> None:
+        assert item.issue_number is not None
+        result_id = item.result_id
+        if result_id is None and item.in_flight:
+            found = self._find_posted(item)
+            if found is not None:
+                log.info("outbox %s: found comment %s of an earlier uncertain POST", item.key, found.id)
+                self.outbox.record_adopted(item.key, found.id, found.html_url, self.clock.now())
+                if found.body == item.body:
+                    self.outbox.record_done(item.key, item.version, self.clock.now())
+                    return
+                result_id = found.id
+        if result_id is None:
+            self.outbox.mark_in_flight(item.key, self.clock.now())
+            self._write()
+            ref = self.github.create_comment(item.repo, item.issue_number, item.body)
+            log.info("outbox %s: created comment %s", item.key, ref.id)
+            self.outbox.record_created(item.key, ref.id, ref.html_url, item.version, self.clock.now())
+            return
+        self._write()
+        self.github.edit_comment(item.repo, result_id, item.body)
+        log.info("outbox %s: edited comment %s", item.key, result_id)
+        self.outbox.record_done(item.key, item.version, self.clock.now())
+
+    def _find_posted(self, item: OutboxItem) -> Optional[Comment]:
+        assert item.issue_number is not None
+        tag = marker(item.key)
+        for comment in self.github.iter_comments(item.repo, item.issue_number):
+            if tag in comment.body and self.identity.wrote(comment):
+                return comment
+        return None
+
+    def _write(self) -> None:
+        self.pacer.record(self.clock.now())

@@ -1,0 +1,140 @@
+"""Worker threads: take deliveries from the inbox and run their handlers.
+
+One bad delivery never stops a worker: a malformed payload is marked failed, a GitHub outage is
+retried with backoff, and an unexpected exception is logged with the delivery id and retried a few
+times before the delivery is marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, List, Optional
+
+from eessi_bot.adapters.sqlite.inbox import Claimed, Inbox
+from eessi_bot.commands.registry import Registry
+from eessi_bot.core.config import Config
+from eessi_bot.core.effects import Effects
+from eessi_bot.core.events import EventError
+from eessi_bot.core.webhook import DeliveryError
+from eessi_bot.events.context import EventContext
+from eessi_bot.events.router import Router
+from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.github import GitHub, GitHubError
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 600.0
+
+
+class DeliveryProcessor:
+    """Runs one claimed delivery through its handlers and records the outcome."""
+
+    def __init__(self, inbox: Inbox, router: Router, config: Config, github: GitHub, clock: Clock,
+                 registry: Registry, on_effects: Optional[Callable[[], None]] = None) -> None:
+        self.inbox = inbox
+        self.on_effects = on_effects
+        self.router = router
+        self.config = config
+        self.github = github
+        self.clock = clock
+        self.registry = registry
+        self.processed = 0
+
+    def process(self, claimed: Claimed) -> str:
+        delivery = claimed.delivery
+        dlog = logging.LoggerAdapter(log, {"delivery_id": delivery.id})
+        handlers = self.router.handlers(delivery.event, delivery.action)
+        if not handlers:
+            outcome = f"{delivery.event}.{delivery.action}: no handler, ignored"
+            self.inbox.finish(delivery.id, Effects(), outcome, self.clock.now())
+            dlog.info(outcome)
+            return outcome
+        try:
+            ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
+                               github=self.github, clock=self.clock, registry=self.registry, log=dlog)
+            outcome = "; ".join(handler(ctx) for handler in handlers)
+            self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
+            if ctx.effects.items and self.on_effects is not None:
+                self.on_effects()
+        except (EventError, DeliveryError) as exc:
+            outcome = f"malformed {delivery.event} payload: {exc}"
+            dlog.warning(outcome)
+            self.inbox.fail(delivery.id, outcome, self.clock.now())
+            return outcome
+        except Exception as exc:
+            return self._retry_or_fail(claimed, exc, dlog)
+        self.processed += 1
+        dlog.info("%s.%s: %s", delivery.event, delivery.action, outcome)
+        return outcome
+
+    def _retry_or_fail(self, claimed: Claimed, exc: Exception,
+                       dlog: logging.LoggerAdapter) -> str:  # type: ignore[type-arg]
+        now = self.clock.now()
+        known = isinstance(exc, GitHubError)
+        retry_at = exc.retry_at if isinstance(exc, GitHubError) else None
+        if claimed.attempts >= MAX_ATTEMPTS:
+            outcome = f"gave up after {claimed.attempts} attempts: {exc}"
+            dlog.error(outcome, exc_info=not known)
+            self.inbox.fail(claimed.delivery.id, outcome, now)
+            return outcome
+        at = retry_at or now + min(MAX_BACKOFF, 2.0 ** claimed.attempts)
+        outcome = f"attempt {claimed.attempts} failed, retrying in {at - now:.0f} s: {exc}"
+        dlog.warning(outcome, exc_info=not known)
+        self.inbox.retry(claimed.delivery.id, outcome, at)
+        return outcome
+
+
+class WorkerPool:
+    """`count` threads that claim deliveries; `notify()` wakes them when one arrives."""
+
+    def __init__(self, processor: DeliveryProcessor, inbox: Inbox, clock: Clock, count: int) -> None:
+        self.processor = processor
+        self.inbox = inbox
+        self.clock = clock
+        self.count = count
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._threads: List[threading.Thread] = []
+
+    def start(self) -> None:
+        for number in range(self.count):
+            thread = threading.Thread(target=self._loop, args=(f"worker-{number}",), name=f"worker-{number}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.notify()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run_until_idle(self, worker: str = "inline") -> int:
+        """Process every ready delivery in this thread (replay, tests). Returns how many ran."""
+        count = 0
+        while (claimed := self.inbox.claim(worker, self.clock.now())) is not None:
+            self.processor.process(claimed)
+            count += 1
+        return count
+
+    def _loop(self, name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.inbox.claim(name, self.clock.now())
+                if claimed is not None:
+                    self.processor.process(claimed)
+                    continue
+                next_at = self.inbox.next_ready_at()
+            except Exception:
+                log.exception("%s: inbox access failed; retrying", name)
+                next_at = None
+            wait = 1.0 if next_at is None else min(1.0, max(0.01, next_at - self.clock.now()))
+            with self._wake:
+                if not self._stop.is_set():
+                    self._wake.wait(timeout=wait)

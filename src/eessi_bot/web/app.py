@@ -1,0 +1,77 @@
+"""The HTTP face of the bot: webhooks in (verify → inbox → 202), health and metrics out.
+
+Nothing here talks to GitHub: the request only verifies the signature, stores the delivery in the
+same transaction that decides the answer, and wakes the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Tuple
+
+from flask import Flask, Response, jsonify, request
+
+from eessi_bot.adapters.sqlite.inbox import Inbox
+from eessi_bot.adapters.sqlite.outbox import Outbox
+from eessi_bot.core.webhook import MAX_BODY_BYTES, DeliveryError, Verdict, parse_delivery, verify_signature
+from eessi_bot.ports.clock import Clock
+from eessi_bot.service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = "eessi_bot_deliveries_total"
+
+
+def create_app(secret: str, inbox: Inbox, outbox: Outbox, clock: Clock, metrics: Metrics,
+               on_stored: Callable[[], None]) -> Flask:
+    app = Flask("eessi_bot")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    metrics.counter(DELIVERIES, "Webhook requests by result (queued, duplicate, refused, invalid)")
+
+    def refuse(status: int, result: str, message: str) -> Tuple[Response, int]:
+        metrics.inc(DELIVERIES, result=result)
+        return jsonify({"message": message}), status
+
+    def receive() -> Tuple[Response, int]:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return refuse(413, "too_large", "payload too large")
+        body = request.get_data(cache=False)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        verdict = verify_signature(secret, body, headers)
+        if verdict is not Verdict.OK:
+            log.warning("refused a webhook from %s: %s (delivery header %r)", request.remote_addr,
+                        verdict.value, headers.get("x-github-delivery", "")[:100])
+            return refuse(401, "refused", verdict.value)
+        try:
+            delivery = parse_delivery(headers, body)
+        except DeliveryError as exc:
+            return refuse(400, "invalid", str(exc))
+        if not inbox.store(delivery, clock.now()):
+            metrics.inc(DELIVERIES, result="duplicate")
+            return jsonify({"status": "duplicate", "id": delivery.id}), 200
+        metrics.inc(DELIVERIES, result="queued", event=delivery.event)
+        on_stored()
+        return jsonify({"status": "queued", "id": delivery.id}), 202
+
+    app.add_url_rule("/", "webhook_root", receive, methods=["POST"])
+    app.add_url_rule("/webhook", "webhook", receive, methods=["POST"])
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> Tuple[Response, int]:
+        return refuse(413, "too_large", "payload too large")
+
+    @app.get("/healthz")
+    def healthz() -> Tuple[Response, int]:
+        return jsonify({"status": "ok", "inbox": inbox.counts(), "outbox": outbox.counts()}), 200
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    @app.get("/")
+    def index() -> Response:
+        counts = inbox.counts()
+        text = "eessi-bot is running\n" + "".join(f"deliveries {k}: {v}\n" for k, v in sorted(counts.items()))
+        return Response(text, mimetype="text/plain")
+
+    return app

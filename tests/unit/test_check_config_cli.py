@@ -1,0 +1,83 @@
+"""`eessi-bot check-config`: the shipped example passes once its placeholders are filled; broken
+configurations name their problem and exit 1."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eessi_bot.cli.main import main
+from tests.fakes.site import REPOS_CFG, private_key_pem
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "app.cfg.example"
+
+
+def filled_example(tmp_path: Path) -> Path:
+    """app.cfg.example with its placeholders replaced by a throwaway site under tmp_path."""
+    key = tmp_path / "app.pem"
+    key.write_bytes(private_key_pem())
+    key.chmod(0o600)
+    shared = tmp_path / "shared"
+    (shared / "repos").mkdir(parents=True)
+    (shared / "repos" / "repos.cfg").write_text(REPOS_CFG, encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for placeholder, value in (("PATH_TO_PRIVATE_KEY", str(key)), ("PATH_TO_SHARED_DIRECTORY", str(shared)),
+                               ("PATH_TO_BUILD_LOGS_DIR", str(tmp_path / "logs")),
+                               ("YOUR_GITHUB_LOGIN", "maintainer")):
+        assert placeholder in text
+        text = text.replace(placeholder, value)
+    cfg = tmp_path / "app.cfg"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GITHUB_APP_SECRET_TOKEN", "secret-from-env")
+
+
+def test_example_passes(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = filled_example(tmp_path)
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "instance:            MY-bot" in out
+    assert "gpu_h100: linux x86_64/amd/zen4, accel nvidia/cc90" in out
+    assert "command permission:  maintainer" in out
+    assert "job backend:         slurm" in out
+    assert out.rstrip().endswith(f"{cfg}: OK")
+    assert "error:" not in out
+
+
+@pytest.mark.parametrize(("pattern", "new", "expected"), [
+    (r"^app_id = 123456\n", "", "error: [github] app_id: is required but missing"),
+    (r'"cpu_zen2": \{', '"cpu_zen2": {{', "error: [architecturetargets] node_type_map = "),
+    (r"^private_key = .*$", "private_key = /nonexistent/key.pem",
+     "error: [github] private_key = '/nonexistent/key.pem': the file does not exist"),
+], ids=["missing-app-id", "bad-node-type-map-json", "missing-private-key"])
+def test_broken_configs_name_the_problem(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str],
+                                         pattern: str, new: str, expected: str) -> None:
+    cfg = filled_example(tmp_path)
+    text, count = re.subn(pattern, new, cfg.read_text(), count=1, flags=re.MULTILINE)
+    assert count == 1
+    cfg.write_text(text)
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert expected in out, out
+    assert "the bot cannot start with this configuration" in out
+
+
+def test_console_script_exit_codes(tmp_path: Path, env: None) -> None:
+    """The installed entry point exits 0/1 (checked through `python -m eessi_bot`)."""
+    good = filled_example(tmp_path)
+    ok = subprocess.run([sys.executable, "-m", "eessi_bot", "check-config", "--config", str(good)],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    missing = subprocess.run([sys.executable, "-m", "eessi_bot", "check-config", "--config",
+                              str(tmp_path / "nope.cfg")], capture_output=True, text=True, check=False)
+    assert missing.returncode == 1
+    assert "cannot read the configuration file" in missing.stdout

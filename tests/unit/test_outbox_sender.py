@@ -1,0 +1,177 @@
+"""The outbox sender: paced, retried, never posting a comment twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eessi_bot.adapters.sqlite.db import Database
+from eessi_bot.adapters.sqlite.outbox import Outbox
+from eessi_bot.core.effects import Effects, marker
+from eessi_bot.core.pacing import Pacer
+from eessi_bot.ports.github import NotFound, RateLimited, Rejected, Transient
+from eessi_bot.service.identity import Identity
+from eessi_bot.service.outbox_sender import MAX_ATTEMPTS, OutboxSender
+from tests.fakes.clock import FakeClock
+from tests.fakes.github_port import FlakyGitHub
+
+REPO = "org/repo"
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, pacer: Pacer | None = None) -> None:
+        self.clock = FakeClock()
+        self.github = FlakyGitHub(app_id=7, slug="bot")
+        db = Database(tmp_path / "db.sqlite3")
+        self.outbox = Outbox(db)
+        self.sender = OutboxSender(self.outbox, self.github, Identity(7, self.github, db), self.clock, pacer)
+
+    def comment(self, key: str, body: str, issue: int = 1) -> None:
+        effects = Effects()
+        effects.comment(key, REPO, issue, body)
+        self.outbox.put(effects, self.clock.now())
+
+    def bodies(self, issue: int = 1) -> list:
+        """Comment texts without the marker (read directly, not through the recorded port calls)."""
+        return [c.body.split("\n\n<!--")[0] for r, n, c in self.github.comments.values() if (r, n) == (REPO, issue)]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    return Setup(tmp_path)
+
+
+def test_create_then_edit_only_when_changed(setup: Setup) -> None:
+    setup.comment("k", "first")
+    setup.sender.send_due()
+    setup.comment("k", "first")
+    setup.sender.send_due()
+    assert setup.github.calls == ["create"]
+    setup.comment("k", "second")
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "edit"]
+    assert setup.bodies() == ["second"]
+
+
+def test_updates_between_sends_are_coalesced(setup: Setup) -> None:
+    setup.comment("k", "v1")
+    setup.sender.send_due()
+    for version in ("v2", "v3", "v4"):
+        setup.comment("k", version)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "edit"]
+    assert setup.bodies() == ["v4"]
+
+
+def test_uncertain_post_is_not_repeated(setup: Setup) -> None:
+    """A 5xx after GitHub made the comment: the next attempt finds it by its marker."""
+    setup.github.fail("create", Transient("HTTP 502"), after_effect=True)
+    setup.comment("k", "hello")
+    setup.sender.send_due()
+    assert len(setup.github.comments) == 1
+    setup.clock.advance(5)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "list"]
+    assert setup.bodies() == ["hello"]
+    item = setup.outbox.get("k")
+    assert item is not None and item.result_id is not None and not item.in_flight
+
+
+def test_post_that_never_happened_is_retried(setup: Setup) -> None:
+    setup.github.fail("create", Transient("timeout"))
+    setup.comment("k", "hello")
+    setup.sender.send_due()
+    assert setup.github.comments == {}
+    setup.clock.advance(5)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "list", "create"]
+    assert setup.bodies() == ["hello"]
+
+
+def test_copied_marker_does_not_fool_the_bot(setup: Setup) -> None:
+    """A user quoting our marker must not make the bot adopt (and later edit) the user's comment."""
+    setup.github.fail("create", Transient("timeout"))
+    setup.comment("k", "hello")
+    setup.sender.send_due()
+    setup.github.add_user_comment(REPO, 1, "look: " + marker("k"), login="mallory")
+    setup.clock.advance(5)
+    setup.sender.send_due()
+    assert setup.bodies()[-1] == "hello"
+    assert setup.github.calls == ["create", "list", "create"]
+
+
+def test_rate_limit_waits_until_reset(setup: Setup) -> None:
+    setup.github.fail("create", RateLimited("secondary rate limit", setup.clock.now() + 60))
+    setup.comment("k", "hello")
+    assert setup.sender.send_due() == pytest.approx(60)
+    setup.clock.advance(30)
+    setup.sender.send_due()
+    assert setup.github.comments == {}
+    setup.clock.advance(31)
+    setup.sender.send_due()
+    assert setup.bodies() == ["hello"]
+
+
+def test_refused_write_is_given_up_not_retried(setup: Setup) -> None:
+    setup.github.fail("create", Rejected("HTTP 422: body too long", 422))
+    setup.comment("k", "hello")
+    setup.sender.send_due()
+    setup.clock.advance(3600)
+    assert setup.sender.send_due() is None
+    assert setup.github.calls == ["create"]
+    assert setup.outbox.counts() == {"pending": 0, "failed": 1, "sent": 0}
+
+
+def test_deleted_comment_is_made_again(setup: Setup) -> None:
+    setup.comment("k", "v1")
+    setup.sender.send_due()
+    setup.github.comments.clear()
+    setup.comment("k", "v2")
+    setup.sender.send_due()
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "edit", "create"]
+    assert setup.bodies() == ["v2"]
+
+
+def test_gives_up_after_many_transient_failures(setup: Setup) -> None:
+    for _ in range(MAX_ATTEMPTS + 2):
+        setup.github.fail("react", Transient("HTTP 503"))
+    effects = Effects()
+    effects.reaction("r", REPO, 5, "eyes")
+    setup.outbox.put(effects, setup.clock.now())
+    for _ in range(MAX_ATTEMPTS + 1):
+        setup.sender.send_due()
+        setup.clock.advance(400)
+    assert setup.github.calls.count("react") == MAX_ATTEMPTS
+    assert setup.outbox.counts()["failed"] == 1
+
+
+def test_pacing_holds_writes_back(tmp_path: Path) -> None:
+    setup = Setup(tmp_path, Pacer(((60.0, 3),)))
+    for number in range(5):
+        setup.comment(f"k{number}", "x", issue=number)
+    wait = setup.sender.send_due()
+    assert setup.github.calls == ["create"] * 3
+    assert wait == pytest.approx(60)
+    setup.clock.advance(60)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create"] * 5
+
+
+def test_never_posts_a_command_line(setup: Setup) -> None:
+    setup.comment("k", "try this:\nbot: build\n   bot: help\n`bot: help` is fine")
+    setup.sender.send_due()
+    ((_, _, comment),) = setup.github.comments.values()
+    body = comment.body
+    assert not any(line.lstrip(" ").startswith("bot:") for line in body.splitlines())
+    assert "&#98;ot: build" in body
+
+
+def test_not_found_reaction_target_is_given_up(setup: Setup) -> None:
+    setup.github.fail("react", NotFound("HTTP 404"))
+    effects = Effects()
+    effects.reaction("r", REPO, 5, "eyes")
+    setup.outbox.put(effects, setup.clock.now())
+    setup.sender.send_due()
+    assert setup.outbox.counts()["failed"] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from urllib.parse import quote
 
 import requests
 from github import Auth, Github, GithubException, GithubIntegration
@@ -168,6 +169,15 @@ class GitHubApp:
 
     def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
         self._call("POST", f"/repos/{repo}/issues/comments/{comment_id}/reactions", body={"content": content})
+
+    def add_label(self, repo: str, issue_number: int, label: str) -> None:
+        self._call("POST", f"/repos/{repo}/issues/{issue_number}/labels", body={"labels": [label]})
+
+    def remove_label(self, repo: str, issue_number: int, label: str) -> None:
+        try:
+            self._call("DELETE", f"/repos/{repo}/issues/{issue_number}/labels/{quote(label, safe='')}")
+        except NotFound:
+            return
 
     def app_slug(self) -> str:
         try:

@@ -25,6 +25,7 @@ class MemoryGitHub:
     pulls: Dict[Tuple[str, int], PullRequest] = field(default_factory=dict)
     comments: Dict[int, Tuple[str, int, Comment]] = field(default_factory=dict)
     reactions: List[Tuple[str, int, str]] = field(default_factory=list)
+    labels: Dict[Tuple[str, int], List[str]] = field(default_factory=dict)
     writes: List[Write] = field(default_factory=list)
     on_write: Optional[Callable[[Write], None]] = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
@@ -72,6 +73,20 @@ class MemoryGitHub:
             if (repo, comment_id, content) not in self.reactions:
                 self.reactions.append((repo, comment_id, content))
                 self._record(Write("react", repo, comment_id, content))
+
+    def add_label(self, repo: str, issue_number: int, label: str) -> None:
+        with self._lock:
+            current = self.labels.setdefault((repo, issue_number), [])
+            if label not in current:
+                current.append(label)
+                self._record(Write("label", repo, issue_number, label))
+
+    def remove_label(self, repo: str, issue_number: int, label: str) -> None:
+        with self._lock:
+            current = self.labels.get((repo, issue_number), [])
+            if label in current:
+                current.remove(label)
+                self._record(Write("unlabel", repo, issue_number, label))
 
     def app_slug(self) -> str:
         return self.slug

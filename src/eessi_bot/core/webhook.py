@@ -18,7 +18,7 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub caps payloads at 25 MB; anything larger is refused with 413."""
 
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-_EVENT_NAME = re.compile(r"^[a-z_]{1,60}$")
+_EVENT_NAME = re.compile(r"^[a-z0-9_]{1,60}$")
 
 
 class Verdict(enum.Enum):

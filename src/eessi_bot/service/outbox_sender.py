@@ -62,6 +62,7 @@ class OutboxSender:
 
     def send(self, item: OutboxItem) -> None:
         now = self.clock.now()
+        olog = logging.LoggerAdapter(log, {"delivery_id": item.delivery_id})
         try:
             if item.kind == REACTION:
                 self._write()
@@ -69,40 +70,40 @@ class OutboxSender:
                 self.github.add_reaction(item.repo, item.target_id, item.body)
                 self.outbox.record_done(item.key, item.version, self.clock.now())
             elif item.kind == COMMENT:
-                self._send_comment(item)
+                self._send_comment(item, olog)
             else:
                 self.outbox.record_failed(item.key, f"unknown outbox kind {item.kind!r}", now)
         except RateLimited as exc:
-            log.warning("outbox %s: rate limited until %.0f: %s", item.key, exc.retry_at or now, exc)
+            olog.warning("outbox %s: rate limited until %.0f: %s", item.key, exc.retry_at or now, exc)
             self.outbox.record_retry(item.key, str(exc), exc.retry_at or now + 60, now)
         except NotFound as exc:
             if item.kind == COMMENT and item.result_id is not None:
-                log.warning("outbox %s: comment %s is gone; making it again", item.key, item.result_id)
+                olog.warning("outbox %s: comment %s is gone; making it again", item.key, item.result_id)
                 self.outbox.record_lost(item.key, now)
             else:
-                log.error("outbox %s: %s; giving up", item.key, exc)
+                olog.error("outbox %s: %s; giving up", item.key, exc)
                 self.outbox.record_failed(item.key, str(exc), now)
         except Rejected as exc:
-            log.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
+            olog.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
             self.outbox.record_failed(item.key, str(exc), now)
         except Exception as exc:
             kind = "GitHub error" if isinstance(exc, GitHubError) else "unexpected error"
             attempts = item.attempts + 1
             if attempts >= MAX_ATTEMPTS:
-                log.error("outbox %s: %s after %d attempts, giving up: %s", item.key, kind, attempts, exc)
+                olog.error("outbox %s: %s after %d attempts, giving up: %s", item.key, kind, attempts, exc)
                 self.outbox.record_failed(item.key, str(exc), now)
             else:
-                log.warning("outbox %s: %s (attempt %d), retrying in %.0f s: %s", item.key, kind, attempts,
+                olog.warning("outbox %s: %s (attempt %d), retrying in %.0f s: %s", item.key, kind, attempts,
                             backoff(attempts), exc, exc_info=not isinstance(exc, GitHubError))
                 self.outbox.record_retry(item.key, str(exc), now + backoff(attempts), now)
 
-    def _send_comment(self, item: OutboxItem) -> None:
+    def _send_comment(self, item: OutboxItem, olog: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
         assert item.issue_number is not None
         result_id = item.result_id
         if result_id is None and item.in_flight:
             found = self._find_posted(item)
             if found is not None:
-                log.info("outbox %s: found comment %s of an earlier uncertain POST", item.key, found.id)
+                olog.info("outbox %s: found comment %s of an earlier uncertain POST", item.key, found.id)
                 self.outbox.record_adopted(item.key, found.id, found.html_url, self.clock.now())
                 if found.body == item.body:
                     self.outbox.record_done(item.key, item.version, self.clock.now())
@@ -112,12 +113,12 @@ class OutboxSender:
             self.outbox.mark_in_flight(item.key, self.clock.now())
             self._write()
             ref = self.github.create_comment(item.repo, item.issue_number, item.body)
-            log.info("outbox %s: created comment %s", item.key, ref.id)
+            olog.info("outbox %s: created comment %s", item.key, ref.id)
             self.outbox.record_created(item.key, ref.id, ref.html_url, item.version, self.clock.now())
             return
         self._write()
         self.github.edit_comment(item.repo, result_id, item.body)
-        log.info("outbox %s: edited comment %s", item.key, result_id)
+        olog.info("outbox %s: edited comment %s", item.key, result_id)
         self.outbox.record_done(item.key, item.version, self.clock.now())
 
     def _find_posted(self, item: OutboxItem) -> Optional[Comment]:

@@ -30,6 +30,7 @@ class OutboxItem:
     result_url: Optional[str]
     in_flight: bool
     attempts: int
+    delivery_id: Optional[str]
 
 
 def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optional[str], now: float) -> None:
@@ -40,6 +41,7 @@ def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optio
                 "INSERT INTO outbox (key, kind, repo, issue_number, body, delivery_id, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET body = excluded.body, version = version + 1, "
+                "delivery_id = COALESCE(excluded.delivery_id, delivery_id), "
                 "updated_at = excluded.updated_at, failed = 0, attempts = 0, next_attempt_at = 0 "
                 "WHERE body != excluded.body",
                 (effect.key, COMMENT, effect.repo, effect.issue_number, effect.body, delivery_id, now, now),
@@ -121,4 +123,5 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         key=row["key"], kind=row["kind"], repo=row["repo"], issue_number=row["issue_number"],
         target_id=row["target_id"], body=row["body"], version=row["version"], result_id=row["result_id"],
         result_url=row["result_url"], in_flight=bool(row["in_flight"]), attempts=row["attempts"],
+        delivery_id=row["delivery_id"],
     )

@@ -1,0 +1,70 @@
+"""`eessi-bot replay` (in-process, dry run, and to a running bot) and `eessi-bot demo`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eessi_bot.cli.main import main
+from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.test_intake import bot_comments, comment_payload
+from tests.fakes.github_server import FakeGitHub
+
+pytestmark = pytest.mark.e2e
+
+
+def delivery_file(tmp_path: Path, payload: dict, with_headers: bool = True) -> Path:
+    path = tmp_path / "delivery.json"
+    data = {"headers": {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "orig-1"},
+            "payload": payload} if with_headers else payload
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_replay_in_process(tmp_path: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    site = BotProcess(tmp_path, github)
+    path = delivery_file(tmp_path, comment_payload(github, "bot: show_config"))
+    assert main(["replay", "--config", str(site.config), str(path)]) == 0
+    assert "issue_comment.created): done: handled show_config" in capsys.readouterr().out
+    (answer,) = bot_comments(github)
+    assert "Instance `test-bot` is configured to build on:" in answer["body"]
+
+
+def test_replay_dry_run_writes_nothing(tmp_path: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    site = BotProcess(tmp_path, github)
+    path = delivery_file(tmp_path, comment_payload(github, "bot: help"), with_headers=False)
+    assert main(["replay", "--config", str(site.config), "--event", "issue_comment", "--dry-run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"--- would create on {REPO} ({PR}):" in out
+    assert "How to send commands to bot instances" in out
+    assert bot_comments(github) == []
+
+
+def test_replay_needs_the_event(tmp_path: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    site = BotProcess(tmp_path, github)
+    path = delivery_file(tmp_path, comment_payload(github), with_headers=False)
+    assert main(["replay", "--config", str(site.config), str(path)]) == 2
+    assert "pass --event" in capsys.readouterr().err
+
+
+def test_replay_to_a_running_bot(bot: BotProcess, github: FakeGitHub, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = delivery_file(tmp_path, comment_payload(github))
+    assert main(["replay", "--config", str(bot.config), "--url", bot.url + "/", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("202 ")
+    wait_for(lambda: bot_comments(github))
+    assert main(["replay", "--config", str(bot.config), str(path)]) == 2, "the running bot holds the data dir"
+
+
+def test_demo_runs_without_github(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo"], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "demo: comment 'bot: help' -> done: handled help" in result.stdout
+    assert "the bot posted 2 comment(s)" in result.stdout
+    assert "Node type `cpu_zen2`" in result.stdout

@@ -45,7 +45,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
 class BotProcess:
     """One site (config, key, state dir) and the `eessi-bot serve` process serving it."""
 
-    def __init__(self, root: Path, github: FakeGitHub, extra_config: str = "", chatlevel: str = "basic") -> None:
+    def __init__(self, root: Path, github: FakeGitHub, extra_config: str = "", chatlevel: str = "basic",
+                 **site: Any) -> None:
         self.root = root
         self.github = github
         self.port = free_port()
@@ -53,7 +54,8 @@ class BotProcess:
         self.config = write_site(root, pem=github.private_key_pem.encode(), app_id=github.app_id,
                                  installation_id=github.installation_id, api_url=github.base_url,
                                  chatlevel=chatlevel, extra=extra_config,
-                                 github_extra="max_writes_per_minute = 100000\nmax_writes_per_hour = 100000")
+                                 github_extra="max_writes_per_minute = 100000\nmax_writes_per_hour = 100000",
+                                 **site)
         self.log = root / "serve.log"
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.session = requests.Session()
@@ -80,6 +82,13 @@ class BotProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+
+    def cancel_local_jobs(self) -> None:
+        """Local jobs are detached processes held until released: cancel them when a test ends."""
+        with self.db() as conn:
+            for (job_dir,) in conn.execute("SELECT job_dir FROM jobs").fetchall():
+                if Path(job_dir).is_dir():
+                    (Path(job_dir) / "_bot_local.cancel").touch()
 
     def stop(self) -> int:
         if self.process is None or self.process.poll() is not None:

@@ -51,5 +51,13 @@ class Pipeline:
         """Bodies of the bot's comments on the PR, in order (read directly, not through the port)."""
         return [c.body for r, n, c in self.github.comments.values() if (r, n) == (REPO, PR) and c.via_app_id]
 
+    def close(self) -> None:
+        """Cancel the local jobs this pipeline started (they are detached processes, held until released)."""
+        for (job_dir,) in self.runtime.db.connection().execute("SELECT job_dir FROM jobs").fetchall():
+            directory = Path(job_dir)
+            if directory.is_dir():
+                (directory / "_bot_local.cancel").touch()
+        self.runtime.db.close()
+
     def reactions(self) -> List[str]:
         return [content for _, _, content in self.github.reactions]

@@ -179,6 +179,9 @@ class GitHubApp:
         except NotFound:
             return
 
+    def git_token(self) -> Optional[str]:
+        return self._tokens.token()
+
     def app_slug(self) -> str:
         try:
             return str(self._integration.get_app().slug)

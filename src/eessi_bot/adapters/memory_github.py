@@ -88,6 +88,9 @@ class MemoryGitHub:
                 current.remove(label)
                 self._record(Write("unlabel", repo, issue_number, label))
 
+    def git_token(self) -> Optional[str]:
+        return None
+
     def app_slug(self) -> str:
         return self.slug
 

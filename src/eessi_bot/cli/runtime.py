@@ -9,15 +9,21 @@ import threading
 from pathlib import Path
 from typing import IO, List, Optional
 
+from eessi_bot.adapters.git_mirror import GitMirrors
+from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
+from eessi_bot.adapters.slurm import SlurmScheduler
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.adapters.sqlite.inbox import Inbox
+from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.adapters.sqlite.outbox import Outbox
 from eessi_bot.commands import default_registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.events import default_router
+from eessi_bot.jobs.build import BuildService
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.scheduler import Scheduler
 from eessi_bot.service.identity import Identity
 from eessi_bot.service.metrics import Metrics
 from eessi_bot.service.outbox_sender import OutboxSender
@@ -59,10 +65,18 @@ class DataDirLock:
             self._file = None
 
 
+def make_scheduler(config: Config, jobs: JobStore, clock: Clock) -> Scheduler:
+    """The backend of `[buildenv] job_backend`."""
+    if config.buildenv.job_backend == "local":
+        return LocalScheduler(lambda: jobs.next_local_id(clock.now()))
+    return SlurmScheduler(config.buildenv.submit_command, config.job_manager.poll_command)
+
+
 class Runtime:
     """Inbox, outbox, workers and the outbox sender over one database."""
 
-    def __init__(self, config: Config, github: GitHub, clock: Clock, db: Optional[Database] = None) -> None:
+    def __init__(self, config: Config, github: GitHub, clock: Clock, db: Optional[Database] = None,
+                 scheduler: Optional[Scheduler] = None) -> None:
         self.config = config
         self.clock = clock
         self.db = db or Database.in_dir(config.bot.data_dir)
@@ -72,8 +86,12 @@ class Runtime:
         self.identity = Identity(config.github.app_id, github, self.db)
         pacer = Pacer(((60.0, config.github.max_writes_per_minute), (3600.0, config.github.max_writes_per_hour)))
         self.sender = OutboxSender(self.outbox, github, self.identity, clock, pacer)
+        self.jobs = JobStore(self.db)
+        self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
+        self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
+                                    self.jobs, clock, package_script("bot-build.slurm"))
         self.processor = DeliveryProcessor(self.inbox, default_router(), config, github, clock,
-                                           default_registry(), on_effects=self.sender.wake.set)
+                                           default_registry(), on_effects=self.sender.wake.set, builder=self.builder)
         self.workers = WorkerPool(self.processor, self.inbox, clock, config.bot.workers)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []

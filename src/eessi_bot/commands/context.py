@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
+from eessi_bot.core.arguments import Arguments
+from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
+from eessi_bot.core.targets import Target
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
 
@@ -25,6 +28,8 @@ class Request:
     comment_url: str
     delivery_id: str
     line: int
+    received_at: float
+    """When the delivery arrived (it dates the job directories, so a retry finds the same ones)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,12 @@ class Reply:
     answer: bool = True
 
 
+class Builder(Protocol):
+    """Prepares and submits the jobs of a build command (`eessi_bot.jobs.build.BuildService`)."""
+
+    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport: ...
+
+
 class CommandError(Exception):
     """A failure the commenter can act on; its message goes to the PR as is."""
 
@@ -51,3 +62,4 @@ class CommandContext:
     github: GitHub
     clock: Clock
     log: logging.LoggerAdapter  # type: ignore[type-arg]
+    builder: Optional[Builder] = None

@@ -25,3 +25,11 @@ def cell(text: str) -> str:
 def indented(lines: Sequence[str]) -> str:
     """Lines nested under a list item of the response comment (each starts with a newline)."""
     return "".join("\n  " + line if line else "\n" for line in lines)
+
+
+def fenced(text: str, indent: str = "") -> str:
+    """`text` in a fenced code block that its own backticks cannot close."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = "\n".join(indent + line for line in text.rstrip().splitlines())
+    return f"{indent}{fence}\n{body}\n{indent}{fence}"

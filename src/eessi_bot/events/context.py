@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
+from eessi_bot.commands.context import Builder
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -23,4 +24,6 @@ class EventContext:
     clock: Clock
     registry: Registry
     log: logging.LoggerAdapter  # type: ignore[type-arg]
+    received_at: float
+    builder: Optional[Builder] = None
     effects: Effects = field(default_factory=Effects)

@@ -88,9 +88,9 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
     expanded = f"{spec.name} {args.expanded()}".strip()
     request = Request(repo=event.repo, number=event.number, sender=event.sender.login,
                       comment_id=event.comment_id, comment_url=event.html_url,
-                      delivery_id=ctx.delivery.id, line=line.line)
+                      delivery_id=ctx.delivery.id, line=line.line, received_at=ctx.received_at)
     command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request,
-                                 github=ctx.github, clock=ctx.clock, log=ctx.log)
+                                 github=ctx.github, clock=ctx.clock, log=ctx.log, builder=ctx.builder)
     try:
         spec.check(args)
         reply = spec.handler(command_ctx, args)

@@ -87,6 +87,10 @@ class GitHub(Protocol):
         """Removing a label the issue does not have is not an error."""
         ...
 
+    def git_token(self) -> Optional[str]:
+        """A token for `git fetch` over https (private repositories), or None where none is needed."""
+        ...
+
     def app_slug(self) -> str:
         """The App's slug: its comments are authored by `<slug>[bot]`."""
         ...

@@ -12,6 +12,7 @@ import threading
 from typing import Callable, List, Optional
 
 from eessi_bot.adapters.sqlite.inbox import Claimed, Inbox
+from eessi_bot.commands.context import Builder
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -32,8 +33,10 @@ class DeliveryProcessor:
     """Runs one claimed delivery through its handlers and records the outcome."""
 
     def __init__(self, inbox: Inbox, router: Router, config: Config, github: GitHub, clock: Clock,
-                 registry: Registry, on_effects: Optional[Callable[[], None]] = None) -> None:
+                 registry: Registry, on_effects: Optional[Callable[[], None]] = None,
+                 builder: Optional[Builder] = None) -> None:
         self.inbox = inbox
+        self.builder = builder
         self.on_effects = on_effects
         self.router = router
         self.config = config
@@ -53,7 +56,8 @@ class DeliveryProcessor:
             return outcome
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
-                               github=self.github, clock=self.clock, registry=self.registry, log=dlog)
+                               github=self.github, clock=self.clock, registry=self.registry, log=dlog,
+                               received_at=claimed.received_at, builder=self.builder)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
             if ctx.effects.items and self.on_effects is not None:

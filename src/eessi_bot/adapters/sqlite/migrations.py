@@ -49,4 +49,51 @@ MIGRATIONS = (
         value TEXT NOT NULL
     );
     """,
+    # 2: build commands (the pinned checkout) and their jobs
+    """
+    CREATE TABLE builds (
+        key          TEXT PRIMARY KEY,
+        repo         TEXT NOT NULL,
+        pr_number    INTEGER NOT NULL,
+        url          TEXT NOT NULL,
+        base_ref     TEXT NOT NULL,
+        base_sha     TEXT NOT NULL,
+        head_sha     TEXT NOT NULL,
+        merge_base   TEXT NOT NULL,
+        merged_tree  TEXT NOT NULL,
+        created_at   REAL NOT NULL
+    );
+
+    CREATE TABLE jobs (
+        key             TEXT PRIMARY KEY,
+        build_key       TEXT NOT NULL,
+        repo            TEXT NOT NULL,
+        pr_number       INTEGER NOT NULL,
+        node_type       TEXT NOT NULL,
+        repo_id         TEXT NOT NULL,
+        software_subdir TEXT NOT NULL,
+        accelerator     TEXT,
+        on_arch         TEXT NOT NULL,
+        on_accelerator  TEXT,
+        job_dir         TEXT NOT NULL,
+        symlink         TEXT,
+        backend         TEXT NOT NULL,
+        job_id          TEXT,
+        state           TEXT NOT NULL,
+        rows            TEXT NOT NULL DEFAULT '[]',
+        error           TEXT,
+        comment_key     TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX jobs_by_job_id ON jobs (backend, job_id) WHERE job_id IS NOT NULL;
+    CREATE INDEX jobs_by_pr ON jobs (repo, pr_number);
+    CREATE INDEX jobs_by_state ON jobs (state);
+    CREATE INDEX jobs_by_build ON jobs (build_key);
+
+    CREATE TABLE local_job_ids (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL
+    );
+    """,
 )

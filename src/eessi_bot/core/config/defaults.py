@@ -73,6 +73,7 @@ TEMPLATES: Tuple[TemplateSpec, ...] = (
         ("for_arch", "for_accelerator"),
     ),
     TemplateSpec("submitted_job_comments", "jobdir", "Job dir: `{symlink}`", ("symlink",)),
+    TemplateSpec("submitted_job_comments", "commit_sha", "Commit SHA: {commit_sha}", ("commit_sha",)),
     TemplateSpec(
         "submitted_job_comments",
         "with_accelerator",

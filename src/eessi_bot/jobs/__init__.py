@@ -1,0 +1,1 @@
+"""Jobs: preparing and submitting them (`build`), and later following them to their results."""

@@ -1,0 +1,202 @@
+"""Prepare and submit the jobs of one `bot: build` command, exactly once even across crashes.
+
+The PR is fetched once into the repository's mirror and pinned (base and head SHA, stored per
+command); each job directory is made from the mirror; each job's progress is a database row whose
+comment is re-rendered into the outbox in the same transaction. A command handled again after a
+crash picks up where it stopped: prepared directories are reused, and a submission whose answer was
+lost is found by its marker instead of being repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+from eessi_bot.adapters.sqlite.jobs import JobStore
+from eessi_bot.commands.context import Request
+from eessi_bot.core.arguments import Arguments
+from eessi_bot.core.build_report import BuildReport
+from eessi_bot.core.config import ChatLevel, Config
+from eessi_bot.core.effects import Effects
+from eessi_bot.core.job_comment import render_job_comment, render_summary, submitted_row
+from eessi_bot.core.jobfiles import (
+    CFG_DIR,
+    EXPORT_VARS,
+    JOB_CFG,
+    metadata_name,
+    render_export_vars,
+    render_job_cfg,
+    render_metadata,
+)
+from eessi_bot.core.jobs import BuildPin, Job, JobState
+from eessi_bot.core.markdown import fenced
+from eessi_bot.core.targets import Target
+from eessi_bot.jobs import paths
+from eessi_bot.jobs.environment import job_environment
+from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.git import Checkout, Git, GitError
+from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
+
+log = logging.getLogger(__name__)
+
+_STAGE_TEXTS = {"clone": "git_clone", "checkout": "git_checkout", "pr_diff": "pr_diff", "apply": "git_apply"}
+
+
+class BuildService:
+    def __init__(self, config: Config, github: GitHub, git: Git, scheduler: Scheduler, store: JobStore,
+                 clock: Clock, job_script: Path, environment: Optional[Mapping[str, str]] = None) -> None:
+        self.config = config
+        self.github = github
+        self.git = git
+        self.scheduler = scheduler
+        self.store = store
+        self.clock = clock
+        self.job_script = job_script
+        self.environment = job_environment(os.environ if environment is None else environment)
+
+    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport:
+        build_key = f"{request.delivery_id}:{request.line}"
+        report = BuildReport()
+        try:
+            pin = self._pin(build_key, request)
+        except GitError as exc:
+            report.download_error = self._download_error(exc)
+            return report
+        run = paths.run_dir(paths.pr_dir(self.config.buildenv.jobs_base_dir, request.repo, request.number,
+                                         request.received_at), request.delivery_id, request.line)
+        for target in targets:
+            job = self._job(build_key, request, target, run)
+            try:
+                job = self._prepare(job, target, pin, args)
+                job = self._submit(job, pin)
+            except (SubmitError, GitError, OSError) as exc:
+                message = exc.message if isinstance(exc, GitError) else str(exc)
+                log.warning("job %s: %s", job.key, message)
+                job = replace(job, state=JobState.SUBMIT_FAILED, error=message)
+                self._save(job, pin)
+                report.failed.append((target, message))
+                continue
+            report.submitted.append(job)
+        return report
+
+    # -- the pinned checkout ---------------------------------------------------------------
+    def _pin(self, key: str, request: Request) -> BuildPin:
+        pin = self.store.pin(key)
+        if pin is not None:
+            return pin
+        pull = self.github.get_pull(request.repo, request.number)
+        url = pull.ssh_url if self.config.buildenv.clone_git_repo_via == "ssh" else pull.clone_url
+        token = self.github.git_token() if url.startswith("https://") else None
+        checkout = self.git.prepare(url, pull.base_ref, request.number, pull.head_sha, token)
+        pin = BuildPin(key=key, repo=request.repo, pr_number=request.number, url=checkout.url,
+                       base_ref=checkout.base_ref, base_sha=checkout.base_sha, head_sha=checkout.head_sha,
+                       merge_base=checkout.merge_base, merged_tree=checkout.merged_tree)
+        self.store.save_pin(pin, self.clock.now())
+        return pin
+
+    def _download_error(self, exc: GitError) -> str:
+        name = _STAGE_TEXTS.get(exc.stage, "git_clone")
+        failure = self.config.template(f"download_pr_comments.{name}_failure")
+        tip = self.config.template(f"download_pr_comments.{name}_tip")
+        details = (exc.stderr or exc.message).strip()
+        return f"{exc.message}\n\n{fenced(details)}\n\n{failure}\n{tip}"
+
+    # -- one job ---------------------------------------------------------------------------
+    def _job(self, build_key: str, request: Request, target: Target, run: Path) -> Job:
+        key = f"{build_key}:{target.node.name}:{target.repo_id}"
+        existing = self.store.get(key)
+        if existing is not None:
+            return existing
+        comment_key = (f"jobs:{build_key}" if self.config.buildenv.job_comment_mode == "summary"
+                       else f"job:{key}")
+        return Job(key=key, build_key=build_key, repo=request.repo, pr_number=request.number,
+                   node_type=target.node.name, repo_id=target.repo_id, software_subdir=target.software_subdir,
+                   accelerator=target.accelerator, on_arch=target.on_arch, on_accelerator=target.on_accelerator,
+                   job_dir=str(paths.job_dir(run, target)), backend=self.config.buildenv.job_backend,
+                   comment_key=comment_key)
+
+    def _prepare(self, job: Job, target: Target, pin: BuildPin, args: Arguments) -> Job:
+        if job.state not in (JobState.PREPARING, JobState.SUBMIT_FAILED):
+            return job
+        job = replace(job, state=JobState.PREPARING, error=None)
+        self.store.save(job, self.clock.now())
+        directory = Path(job.job_dir)
+        checkout = Checkout(url=pin.url, base_ref=pin.base_ref, base_sha=pin.base_sha, head_sha=pin.head_sha,
+                            merge_base=pin.merge_base, merged_tree=pin.merged_tree)
+        self.git.make_tree(checkout, directory, pin.pr_number)
+        cfg = directory / CFG_DIR
+        shutil.copytree(self.config.repos_cfg_dir, cfg, dirs_exist_ok=True)
+        repo = self.config.repos.get(target.repo_id)
+        (cfg / JOB_CFG).write_text(render_job_cfg(target, self.config.buildenv.site_config, repo, cfg),
+                                   encoding="utf-8")
+        if args.exports:
+            (cfg / EXPORT_VARS).write_text(render_export_vars(args.exports), encoding="utf-8")
+        job = replace(job, state=JobState.PREPARED)
+        self.store.save(job, self.clock.now())
+        return job
+
+    def _submit(self, job: Job, pin: BuildPin) -> Job:
+        if job.state not in (JobState.PREPARED, JobState.SUBMITTING):
+            return job
+        submission = self._submission(job)
+        job_id = self.scheduler.find(submission) if job.state is JobState.SUBMITTING else None
+        if job_id is None:
+            job = replace(job, state=JobState.SUBMITTING)
+            self.store.save(job, self.clock.now())
+            job_id = self.scheduler.submit(submission)
+            log.info("job %s: submitted as %s", job.key, job_id)
+        else:
+            log.info("job %s: found earlier submission %s", job.key, job_id)
+        symlink = self._links(job, job_id)
+        row = submitted_row(self.config.templates, job_id, self.clock.now(), submission.begin_delay)
+        job = replace(job, state=JobState.SUBMITTED, job_id=job_id, symlink=str(symlink))
+        job = job.with_row(row)
+        metadata = render_metadata(job.repo, job.pr_number, -1, pin.base_ref, pin.base_sha, pin.head_sha)
+        (Path(job.job_dir) / metadata_name(job_id)).write_text(metadata, encoding="utf-8")
+        self._save(job, pin)
+        return job
+
+    def _submission(self, job: Job) -> Submission:
+        b = self.config.buildenv
+        node = next(n for n in self.config.node_types if n.name == job.node_type)
+        delayed = b.job_handover_protocol == "delayed_begin"
+        delay = int(b.job_delay_begin_factor * self.config.job_manager.poll_interval) if delayed else None
+        return Submission(job_dir=Path(job.job_dir), script=b.build_job_script or self.job_script,
+                          name=b.job_name, marker=job.key, options=(*b.slurm_params, *node.slurm_params),
+                          hold=not delayed, begin_delay=delay, environment=self.environment)
+
+    def _links(self, job: Job, job_id: str) -> Path:
+        """`pr_N/<job id>` → job dir (shown in the comment) and `job_ids_dir/submitted/<job id>` for admins."""
+        directory = Path(job.job_dir)
+        pr = directory
+        while not pr.name.startswith("pr_"):
+            pr = pr.parent
+        symlink = pr / job_id
+        submitted = self.config.job_manager.job_ids_dir / "submitted" / job_id
+        for link in (symlink, submitted):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(directory)
+        return symlink
+
+    def _save(self, job: Job, pin: BuildPin) -> None:
+        """Store the job and its comment's new body in one transaction (the comment follows the row)."""
+        effects = Effects()
+        if self.config.bot_control.chatlevel > ChatLevel.INCOGNITO:
+            if job.comment_key.startswith("jobs:"):
+                siblings = [j if j.key != job.key else job for j in self.store.by_build(job.build_key)]
+                if all(j.key != job.key for j in siblings):
+                    siblings.append(job)
+                body = render_summary(self.config.instance, [j for j in siblings if j.job_id], pin.head_sha)
+            else:
+                body = render_job_comment(self.config.templates, self.config.instance, job, pin.head_sha)
+            if job.job_id:
+                effects.comment(job.comment_key, job.repo, job.pr_number, body)
+        self.store.save(job, self.clock.now(), effects)
+

@@ -1,0 +1,74 @@
+"""`bot: build` over HTTP: the bot as a process, the fake GitHub, a real git repository, local jobs."""
+
+from __future__ import annotations
+
+import configparser
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.test_intake import bot_comments, comment_payload
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.upstream import Upstream, make_upstream
+
+pytestmark = pytest.mark.e2e
+
+ZEN2_ZEN4 = """{
+    "cpu_zen2": {"os": "linux", "cpu_subdir": "x86_64/amd/zen2", "slurm_params": "-p zen2",
+                 "repo_targets": ["eessi.io-2023.06-software"]},
+    "cpu_zen4": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "slurm_params": "-p zen4",
+                 "repo_targets": ["eessi.io-2023.06-software"]}}"""
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Upstream:
+    return make_upstream(tmp_path / "remote")
+
+
+@pytest.fixture
+def builder(tmp_path: Path, upstream: Upstream) -> Iterator[tuple]:
+    with FakeGitHub() as github:
+        github.add_repo(REPO, clone_url=upstream.url, ssh_url=upstream.url)
+        head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - zlib-1.3.eb\n  - GCC-13.2.0.eb\n"})
+        github.add_pull(REPO, PR, title="Add GCC", user_login="contributor", base_sha=upstream.sha("main"),
+                        head_ref="pr7", head_sha=head)
+        bot = BotProcess(tmp_path / "site", github, node_type_map=ZEN2_ZEN4)
+        bot.start()
+        yield bot, github
+        bot.cancel_local_jobs()
+        bot.stop()
+        assert github.schema_errors == []
+
+
+def jobs(bot: BotProcess) -> list:
+    with bot.db() as conn:
+        conn.row_factory = sqlite3.Row
+        return conn.execute("SELECT * FROM jobs").fetchall()
+
+
+def test_build_for_zen2_makes_one_job(builder: tuple) -> None:
+    bot, github = builder
+    delivery = str(uuid.uuid4())
+    payload = comment_payload(github, "bot: build for:arch=x86_64/amd/zen2")
+    response, seconds = bot.send("issue_comment", payload, delivery)
+    assert response.status_code == 202 and seconds < 0.05
+    comment = wait_for(lambda: [c for c in bot_comments(github) if c["body"].startswith("New job")])
+    wait_for(bot.idle)
+    (job,) = jobs(bot)
+    assert job["node_type"] == "cpu_zen2" and job["state"] == "submitted"
+    job_dir = Path(job["job_dir"])
+    cfg = configparser.ConfigParser()
+    cfg.read(job_dir / "cfg" / "job.cfg")
+    assert cfg["architecture"]["software_subdir"] == "x86_64/amd/zen2"
+    assert "GCC-13.2.0.eb" in (job_dir / "easystack.yml").read_text()
+    assert f"job id `{job['job_id']}` awaits release by job manager" in comment[0]["body"]
+
+    again, _ = bot.send("issue_comment", payload, delivery)
+    assert again.status_code == 200
+    wait_for(bot.idle)
+    assert len([c for c in bot_comments(github) if c["body"].startswith("New job")]) == 1
+    assert len(jobs(bot)) == 1

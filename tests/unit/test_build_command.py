@@ -1,0 +1,124 @@
+"""`bot: build` through the real pipeline in-process: a real git repository, the local backend."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import pytest
+
+from eessi_bot.ports.github import PullRequest
+from tests.fakes.pipeline import PR, REPO, Pipeline
+from tests.fakes.upstream import Upstream, make_upstream
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Tuple[Pipeline, Upstream]]:
+    upstream = make_upstream(tmp_path / "remote")
+    head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - zlib-1.3.eb\n  - GCC-13.2.0.eb\n"})
+    bot = Pipeline(tmp_path / "site", extra="\n[job_manager]\npoll_interval = 1\n")
+    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
+                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
+                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    yield bot, upstream
+    bot.close()
+
+
+def job_rows(bot: Pipeline) -> list:
+    return bot.runtime.jobs.by_build(bot.runtime.jobs.db.connection().execute(
+        "SELECT build_key FROM jobs LIMIT 1").fetchone()[0])
+
+
+def test_one_job_for_zen2(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, upstream = site
+    bot.comment("bot: build for:arch=x86_64/amd/zen2 repo:software")
+    (job,) = job_rows(bot)
+    assert job.state.value == "submitted" and job.job_id == "1"
+    job_dir = Path(job.job_dir)
+    cfg = configparser.ConfigParser()
+    cfg.read(job_dir / "cfg" / "job.cfg")
+    assert cfg["architecture"]["software_subdir"] == "x86_64/amd/zen2"
+    assert cfg["architecture"]["node_type"] == "cpu_zen2"
+    assert cfg["repository"]["repo_id"] == "eessi.io-2023.06-software"
+    assert cfg["repository"]["container"] == "docker://ghcr.io/eessi/build-node:debian12"
+    assert "GCC-13.2.0.eb" in (job_dir / "easystack.yml").read_text(), "the PR's change is in the tree"
+    assert (job_dir / f"{PR}.diff").read_text().count("+  - GCC-13.2.0.eb") == 1
+    assert (job_dir / "cfg" / "repos.cfg").exists()
+    metadata = configparser.ConfigParser()
+    metadata.read(job_dir / "_bot_job1.metadata")
+    assert dict(metadata["PR"]) == {"repo": REPO, "pr_number": str(PR), "pr_comment_id": "-1", "base_ref": "main",
+                                    "base_sha": upstream.sha("main"), "head_sha": upstream.sha("refs/pull/7/head")}
+    assert Path(job.symlink or "").resolve() == job_dir.resolve()
+    assert Path(job.symlink or "").parent.name == f"pr_{PR}"
+    (comment,) = [c for c in bot.bot_comments() if c.startswith("New job")]
+    assert comment.startswith("New job on instance `test-bot` for repository `eessi.io-2023.06-software`\n"
+                              "Building on: `amd-zen2`\nBuilding for: `x86_64/amd/zen2`\n"
+                              f"Job dir: `{job.symlink}`\nCommit SHA: {upstream.sha('refs/pull/7/head')}\n"
+                              "|date|job status|comment|\n|----------|----------|------------------------|\n|")
+    assert "|submitted|job id `1` awaits release by job manager|" in comment
+    assert bot.reactions() == ["eyes"]
+
+
+def test_two_repos_two_jobs_and_an_ack_only_when_chatty(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, _ = site
+    bot.comment("bot: build for:arch=zen2")
+    assert sorted(j.repo_id for j in job_rows(bot)) == ["eessi.io-2023.06-compat", "eessi.io-2023.06-software"]
+    assert len([c for c in bot.bot_comments() if c.startswith("New job")]) == 2
+    assert not [c for c in bot.bot_comments() if "Updates by the bot instance" in c], "ack only at chatty"
+
+
+def test_no_match_says_why_and_what_is_offered(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, _ = site
+    bot.comment("bot: build for:arch=aarch64/neoverse_v1")
+    (answer,) = bot.bot_comments()
+    assert "no jobs were submitted: no node type of this instance matches" in answer
+    assert "architecture `x86_64/amd/zen2` does not match `aarch64/neoverse_v1`" in answer
+    assert "`cpu_zen4`: `x86_64/amd/zen4` for `eessi.io-2023.06-software`" in answer
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    ("bot: build", "No 'for:' argument was passed to the bot:build command"),
+    ("bot: build for:zen2", "`for:zen2`: `zen2` should be NAME=VALUE"),
+    ("bot: build for:arch=zen2 exportvariable:EVIL=1", "`exportvariable:EVIL=1` is not allowed on this instance"),
+    ("bot: build for:arch=../../etc", "is not a valid architecture path"),
+    ("bot: build for:arch=zen2 job:5", "`build` does not take `job:5`"),
+])
+def test_bad_commands_answered(site: Tuple[Pipeline, Upstream], command: str, expected: str) -> None:
+    bot, _ = site
+    bot.comment(command)
+    (answer,) = bot.bot_comments()
+    assert expected in answer
+    assert job_rows_or_none(bot) == []
+
+
+def job_rows_or_none(bot: Pipeline) -> list:
+    return bot.runtime.jobs.db.connection().execute("SELECT key FROM jobs").fetchall()
+
+
+def test_no_build_permission(tmp_path: Path) -> None:
+    bot = Pipeline(tmp_path, build_permission="someone-else")
+    bot.comment("bot: build for:arch=zen2")
+    (answer,) = bot.bot_comments()
+    assert "account `maintainer` has NO permission to submit build jobs" in answer
+    assert "Label `bot:build` has been set by user `maintainer`" in answer
+    assert job_rows_or_none(bot) == []
+    bot.close()
+
+
+def test_conflict_is_reported_and_nothing_submitted(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, upstream = site
+    upstream.commit("main", {"easystack.yml": "easyconfigs:\n  - zlib-1.3.1.eb\n"}, "main moves on")
+    bot.comment("bot: build for:arch=zen2")
+    (answer,) = bot.bot_comments()
+    assert "no jobs were submitted: the PR could not be prepared" in answer
+    assert "Unable to download or merge changes between the source branch and the destination branch." in answer
+    assert "easystack.yml" in answer
+    assert job_rows_or_none(bot) == []
+
+
+def test_export_vars_written(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, _ = site
+    bot.comment("bot: build for:arch=zen2 repo:software exportvariable:SKIP_TESTS=yes")
+    (job,) = job_rows(bot)
+    assert (Path(job.job_dir) / "cfg" / "export_vars.sh").read_text() == "export SKIP_TESTS=yes"

@@ -28,4 +28,12 @@ scripts/fetch-fixtures.sh >/dev/null
 
 .venv/bin/ruff check .
 .venv/bin/mypy
+# As root: a real single-machine Slurm (scripts/slurm-up.sh); EESSI_BOT_SLURM=1 makes the Slurm tests fail,
+# not skip, if it is not there. Not root: no Slurm is started and those tests skip.
+if [ "$(id -u)" = 0 ]; then
+  if ! scripts/slurm-up.sh >.cache/slurm-up.log 2>&1; then
+    cat .cache/slurm-up.log >&2; echo "test.sh: scripts/slurm-up.sh failed" >&2; exit 1
+  fi
+  export EESSI_BOT_SLURM=1
+fi
 exec .venv/bin/pytest "$@"

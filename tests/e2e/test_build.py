@@ -72,3 +72,19 @@ def test_build_for_zen2_makes_one_job(builder: tuple) -> None:
     wait_for(bot.idle)
     assert len([c for c in bot_comments(github) if c["body"].startswith("New job")]) == 1
     assert len(jobs(bot)) == 1
+
+
+def test_failures_are_answered_and_the_bot_keeps_serving(builder: tuple, upstream: Upstream) -> None:
+    bot, github = builder
+    bot.send("issue_comment", comment_payload(github, "bot: build for:arch=aarch64/neoverse_v1"))
+    no_match = wait_for(lambda: [c for c in bot_comments(github) if "no node type of this instance" in c["body"]])
+    assert len(no_match) == 1
+    upstream.commit("main", {"easystack.yml": "easyconfigs:\n  - zlib-1.3.1.eb\n"}, "main moves on")
+    bot.send("issue_comment", comment_payload(github, "bot: build for:arch=x86_64/amd/zen2"))
+    conflict = wait_for(lambda: [c for c in bot_comments(github) if "could not be prepared" in c["body"]])
+    assert "Unable to download or merge changes" in conflict[0]["body"]
+    bot.send("issue_comment", comment_payload(github, "bot: help"))
+    wait_for(lambda: [c for c in bot_comments(github) if "How to send commands" in c["body"]])
+    wait_for(bot.idle)
+    assert jobs(bot) == []
+    assert bot.delivery_states() == {"done": 3}

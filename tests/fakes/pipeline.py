@@ -3,6 +3,7 @@ in-memory GitHub: for handler tests that need no HTTP."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -52,11 +53,16 @@ class Pipeline:
         return [c.body for r, n, c in self.github.comments.values() if (r, n) == (REPO, PR) and c.via_app_id]
 
     def close(self) -> None:
-        """Cancel the local jobs this pipeline started (they are detached processes, held until released)."""
-        for (job_dir,) in self.runtime.db.connection().execute("SELECT job_dir FROM jobs").fetchall():
-            directory = Path(job_dir)
+        """Cancel the local jobs this pipeline started (detached processes, held until released) and
+        wait until they are gone, so nothing writes into a directory the test is removing."""
+        started = [Path(d) for (d,) in self.runtime.db.connection().execute(
+            "SELECT job_dir FROM jobs WHERE job_id IS NOT NULL").fetchall()]
+        for directory in started:
             if directory.is_dir():
                 (directory / "_bot_local.cancel").touch()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all((d / "_bot_local.exit").exists() for d in started):
+            time.sleep(0.05)
         self.runtime.db.close()
 
     def reactions(self) -> List[str]:

@@ -43,7 +43,8 @@ def private_key_pem() -> bytes:
 def write_site(root: Path, *, pem: Optional[bytes] = None, extra: str = "", app_id: int = 4242,
                installation_id: int = 99, api_url: str = "http://127.0.0.1:9", chatlevel: str = "basic",
                command_permission: str = "maintainer", node_type_map: str = NODE_TYPE_MAP,
-               backend: str = "local", github_extra: str = "", build_permission: str = "maintainer") -> Path:
+               backend: str = "local", github_extra: str = "", build_permission: str = "maintainer",
+               buildenv_extra: str = "") -> Path:
     """Write a complete, valid site under `root` and return the app.cfg path."""
     root.mkdir(parents=True, exist_ok=True)
     key = root / "app.pem"
@@ -76,11 +77,13 @@ def write_site(root: Path, *, pem: Optional[bytes] = None, extra: str = "", app_
         job_backend = {backend}
         build_permission = {build_permission}
         allowed_exportvars = ["SKIP_TESTS=yes"]
+        @BUILDENV_EXTRA@
 
         [architecturetargets]
         node_type_map = {textwrap.indent(node_type_map, "            ").strip()}
 
         [repo_targets]
         repos_cfg_dir = {repos}
-        """).replace("@GITHUB_EXTRA@", github_extra) + extra, encoding="utf-8")
+        """).replace("@GITHUB_EXTRA@", github_extra).replace("@BUILDENV_EXTRA@", buildenv_extra) + extra,
+        encoding="utf-8")
     return cfg

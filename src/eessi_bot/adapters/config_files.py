@@ -15,6 +15,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from eessi_bot.adapters.git_mirror import git_version_problem
 from eessi_bot.core.config import Config, ConfigError, Problem, RepoDefinition, Severity, parse_config
 from eessi_bot.core.config.crosscheck import cross_check
 from eessi_bot.core.config.parse import PLACEHOLDER_PATH
@@ -177,6 +178,14 @@ def _check_commands(config: Config, file: str) -> List[Problem]:
                 problems.append(Problem(severity, section, key, f"command '{argv[0]}' was not found",
                                         " ".join(argv), "install the Slurm client or give the full path; "
                                         "or set [buildenv] job_backend = local", file))
+    git_problem = git_version_problem()
+    if git_problem:
+        problems.append(Problem(Severity.ERROR, "buildenv", "", git_problem, hint="install a newer git", file=file))
+    if config.buildenv.job_backend == "local":
+        for tool in ("setsid", "bash", "cp"):
+            if shutil.which(tool) is None:
+                problems.append(Problem(Severity.ERROR, "buildenv", "job_backend", f"the local backend needs "
+                                        f"'{tool}', which was not found", "local", file=file))
     script = config.buildenv.build_job_script
     if script is not None and not script.is_file():
         problems.append(Problem(Severity.ERROR, "buildenv", "build_job_script", "the file does not exist",

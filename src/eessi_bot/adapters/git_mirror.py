@@ -29,6 +29,8 @@ from eessi_bot.ports.git import Checkout, GitError
 
 MIN_GIT_VERSION = (2, 38)  # `git merge-tree --write-tree`
 LOCAL_TIMEOUT = 120.0
+KEEP_SEEDS = 8
+"""Prepared trees kept per mirror (one per recent build command), copied into job directories."""
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
@@ -116,7 +118,7 @@ def _ok(argv: List[str], *, stage: str, what: str, timeout: float, stdin: Option
     """Stdout if git succeeded, else a GitError for `stage`."""
     result = _run(argv, stage=stage, what=what, timeout=timeout, stdin=stdin)
     if result.returncode != 0:
-        raise GitError(stage, f"{what} failed (git exit code {result.returncode})", result.stderr)
+        raise GitError(stage, f"{what} failed (exit code {result.returncode})", result.stderr)
     return result.stdout
 
 
@@ -364,6 +366,12 @@ class GitMirrors:
         return lines[0]
 
     def make_tree(self, checkout: Checkout, dest: Path, pr_number: int) -> None:
+        """A self-contained tree at `dest`: copied from this checkout's seed, made once per build.
+
+        The seed (base tip checked out, the PR's changes applied, `<N>.diff`) is built from the mirror
+        the first time; every other job of the command copies it, which costs a plain file copy
+        instead of packing, fetching and checking out the tree again.
+        """
         _check_pr(pr_number)
         for name in ("base_sha", "head_sha", "merge_base", "merged_tree"):
             _check_sha(name, getattr(checkout, name))
@@ -371,21 +379,45 @@ class GitMirrors:
         if not (mirror / "HEAD").is_file():
             raise GitError("clone", f"there is no mirror of {checkout.url} to make {dest} from")
         dest = Path(dest).absolute()
+        seed = self._seed(mirror, checkout, pr_number)
         try:
             _remove_tree(dest)
-            dest.mkdir(parents=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GitError("clone", f"cannot make a fresh directory {dest}: {exc}") from exc
+        # cp (not shutil.copytree): a C loop, and copy-on-write clones where the file system has them.
+        _ok(["cp", "-a", "--reflink=auto", "--", str(seed), str(dest)], stage="clone",
+            what=f"copying the prepared tree to {dest}", timeout=self.local_timeout)
+
+    def _seed(self, mirror: Path, checkout: Checkout, pr_number: int) -> Path:
+        """`<mirror>.trees/<merged tree>-<N>`, built under the mirror's lock; old seeds are pruned."""
+        seeds = mirror.with_name(mirror.name[: -len(".git")] + ".trees")
+        seed = seeds / f"{checkout.merged_tree}-{pr_number}"
+        with _flock(mirror.with_name(mirror.name + ".lock"), exclusive=True):
+            if seed.is_dir():
+                return seed
+            building = seeds / f".{seed.name}.new"
+            try:
+                _remove_tree(building)
+                building.mkdir(parents=True)
+            except OSError as exc:
+                raise GitError("clone", f"cannot make a fresh directory {building}: {exc}") from exc
+            self._build_tree(mirror, checkout, building, pr_number)
+            building.rename(seed)
+            for old in sorted(seeds.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_SEEDS]:
+                _remove_tree(old)
+        return seed
+
+    def _build_tree(self, mirror: Path, checkout: Checkout, dest: Path, pr_number: int) -> None:
         argv = ["git", "-c", "init.defaultBranch=main", "init", "--quiet", "--template=", str(dest)]
         _ok(argv, stage="clone", what=f"git init {dest}", timeout=self.local_timeout)
         base = checkout.base_sha
-        with _flock(mirror.with_name(mirror.name + ".lock"), exclusive=False):
-            # A pack copied over (not hard links, not alternates): the tree must work without the mirror.
-            argv = ["git", "-C", str(dest), "-c", "protocol.version=2", "fetch", "--quiet", "--no-tags"]
-            argv += ["--depth", "1", str(mirror), base]
-            _ok(argv, stage="clone", what=f"copying {base[:12]} from the mirror", timeout=self.fetch_timeout)
-            patch = self._diff(mirror, base, checkout.merged_tree)
-            pr_diff = self._diff(mirror, checkout.merge_base, checkout.head_sha)
+        # A pack copied over (not hard links, not alternates): the tree must work without the mirror.
+        argv = ["git", "-C", str(dest), "-c", "protocol.version=2", "fetch", "--quiet", "--no-tags"]
+        argv += ["--depth", "1", str(mirror), base]
+        _ok(argv, stage="clone", what=f"copying {base[:12]} from the mirror", timeout=self.fetch_timeout)
+        patch = self._diff(mirror, base, checkout.merged_tree)
+        pr_diff = self._diff(mirror, checkout.merge_base, checkout.head_sha)
         detach = ("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", base)
         self._git(dest, *detach, stage="checkout", what=f"checking out {base[:12]}")
         self._git(dest, "remote", "add", "origin", checkout.url, stage="clone", what="setting the remote origin")

@@ -67,7 +67,8 @@ class SlurmScheduler:
         raise SubmitError(f"cannot read a job id from the output of {argv[0]}: {output[-500:]!r}")
 
     def find(self, submission: Submission) -> Optional[str]:
-        argv = [*self.poll_command, "--noheader", f"--name={submission.name}", f"--user={getpass.getuser()}",
+        argv = [*self.poll_command, "--noheader", "--states=all", f"--name={submission.name}",
+                f"--user={getpass.getuser()}",
                 "--format=%i %k"]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False,
                                 env=sbatch_environment({"PATH": os.environ.get("PATH", "/usr/bin:/bin")}))

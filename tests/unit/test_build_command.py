@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import time
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -122,3 +123,95 @@ def test_export_vars_written(site: Tuple[Pipeline, Upstream]) -> None:
     bot.comment("bot: build for:arch=zen2 repo:software exportvariable:SKIP_TESTS=yes")
     (job,) = job_rows(bot)
     assert (Path(job.job_dir) / "cfg" / "export_vars.sh").read_text() == "export SKIP_TESTS=yes"
+
+
+class CrashAfterSubmit:
+    """The scheduler answers, then the bot "dies" before recording the answer (once)."""
+
+    def __init__(self, inner: object, crash_on: int) -> None:
+        self.inner = inner
+        self.crash_on = crash_on
+        self.submits = 0
+
+    def submit(self, submission: object) -> str:
+        job_id = self.inner.submit(submission)  # type: ignore[attr-defined]
+        self.submits += 1
+        if self.submits == self.crash_on:
+            raise RuntimeError("simulated crash right after sbatch answered")
+        return job_id
+
+    def find(self, submission: object) -> object:
+        return self.inner.find(submission)  # type: ignore[attr-defined]
+
+
+def test_lost_submission_answer_is_found_not_repeated(site: Tuple[Pipeline, Upstream]) -> None:
+    """A crash between sbatch's answer and recording it: the retry finds the job by its marker."""
+    bot, _ = site
+    crashing = CrashAfterSubmit(bot.runtime.scheduler, crash_on=2)
+    bot.runtime.builder.scheduler = crashing  # type: ignore[assignment]
+    outcome = bot.comment("bot: build for:arch=zen2")
+    assert "retrying" in outcome
+    first = {j.repo_id: j for j in job_rows(bot)}
+    assert sorted(j.state.value for j in first.values()) == ["submitted", "submitting"]
+    lost = next(j for j in first.values() if j.state.value == "submitting")
+    deadline = time.monotonic() + 5
+    while not (Path(lost.job_dir) / "_bot_local.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    bot.clock.advance(60)
+    bot.runtime.drain()
+    jobs = job_rows(bot)
+    assert [j.state.value for j in jobs] == ["submitted", "submitted"]
+    assert sorted(j.job_id for j in jobs) == ["1", "2"], "no third job: the lost one was found"
+    assert crashing.submits == 2
+    assert len([c for c in bot.bot_comments() if c.startswith("New job")]) == 2
+
+
+def test_summary_comment_mode(tmp_path: Path) -> None:
+    upstream = make_upstream(tmp_path / "remote")
+    head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
+    bot = Pipeline(tmp_path / "site", buildenv_extra="job_comment_mode = summary")
+    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
+                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
+                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.comment("bot: build for:arch=zen2")
+    (summary,) = bot.bot_comments()
+    assert summary.startswith(f"Jobs on instance `test-bot` for commit `{head}`")
+    assert "|`1`|`cpu_zen2`|`x86_64/amd/zen2`|`eessi.io-2023.06-compat`|" in summary
+    assert "|`2`|`cpu_zen2`|`x86_64/amd/zen2`|`eessi.io-2023.06-software`|" in summary
+    assert summary.count("awaits release by job manager") == 2
+    bot.close()
+
+
+def test_clone_via_ssh_uses_the_ssh_url(tmp_path: Path) -> None:
+    upstream = make_upstream(tmp_path / "remote")
+    head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
+    bot = Pipeline(tmp_path / "site", buildenv_extra="clone_git_repo_via = ssh")
+    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
+                                    base_sha=upstream.sha("main"), head_sha=head,
+                                    clone_url="https://127.0.0.1:9/nowhere.git", ssh_url=upstream.url,
+                                    html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.comment("bot: build for:arch=zen2 repo:software")
+    (job,) = job_rows(bot)
+    assert job.state.value == "submitted"
+    bot.close()
+
+
+class BrokenGit:
+    def prepare(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("disk on fire")
+
+    def make_tree(self, *args: object) -> None:
+        raise AssertionError("not reached")
+
+
+def test_unexpected_error_is_retried_then_reported_once(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, _ = site
+    bot.runtime.builder.git = BrokenGit()  # type: ignore[assignment]
+    assert "retrying" in bot.comment("bot: build for:arch=zen2")
+    assert bot.bot_comments() == []
+    for _ in range(10):
+        bot.clock.advance(700)
+        bot.runtime.drain()
+    (answer,) = bot.bot_comments()
+    assert "the bot failed internally; the site's administrator finds the details in its log" in answer
+    assert bot.runtime.inbox.counts() == {"done": 1}

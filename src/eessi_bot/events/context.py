@@ -25,5 +25,7 @@ class EventContext:
     registry: Registry
     log: logging.LoggerAdapter  # type: ignore[type-arg]
     received_at: float
+    last_attempt: bool = True
+    """False while a failed delivery will be tried again (then an unexpected error is not yet reported)."""
     builder: Optional[Builder] = None
     effects: Effects = field(default_factory=Effects)

@@ -99,6 +99,8 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
     except GitHubError:
         raise
     except Exception:
+        if not ctx.last_attempt:
+            raise  # the delivery is tried again later; commands are idempotent
         ctx.log.exception("command %r failed", line.text)
         return Outcome(line.text, expanded, error="the bot failed internally; the site's administrator finds "
                        f"the details in its log under delivery {code(ctx.delivery.id)}")

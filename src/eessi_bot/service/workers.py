@@ -57,7 +57,8 @@ class DeliveryProcessor:
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
                                github=self.github, clock=self.clock, registry=self.registry, log=dlog,
-                               received_at=claimed.received_at, builder=self.builder)
+                               received_at=claimed.received_at, builder=self.builder,
+                               last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
             if ctx.effects.items and self.on_effects is not None:

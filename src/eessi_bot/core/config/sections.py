@@ -52,6 +52,10 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> Buil
     if r.raw(s, "cvmfs_customizations"):
         r.note(s, "cvmfs_customizations", "is not used (it was not used by the EESSI bot either)")
     submit_command = r.split_args(s, "submit_command", r.text(s, "submit_command", "sbatch"))
+    sandbox = r.choice(s, "job_sandbox", ("none", "bwrap"), "none")
+    if sandbox == "bwrap":
+        r.error(s, "job_sandbox", "bwrap is not available in this version of eessi-bot", "bwrap",
+                "use none; jobs then run as the bot's user without a sandbox")
     site_config = {key: value for key in SITE_CONFIG_KEYS if (value := r.text(s, key))}
     return BuildEnv(
         jobs_base_dir=jobs_base_dir,
@@ -67,7 +71,7 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> Buil
         allowed_exportvars=_allowed_exportvars(r),
         clone_git_repo_via=r.choice(s, "clone_git_repo_via", ("https", "ssh"), "https"),
         job_comment_mode=r.choice(s, "job_comment_mode", ("per_job", "summary"), "per_job"),
-        job_sandbox=r.choice(s, "job_sandbox", ("none", "bwrap"), "none"),
+        job_sandbox=sandbox,
         site_config=site_config,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import sqlite3
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -13,7 +14,7 @@ import pytest
 from tests.e2e.harness import PR, REPO, BotProcess, wait_for
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
-from tests.fakes.upstream import Upstream, make_upstream
+from tests.fakes.upstream import BUILD_SH, Upstream, make_upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,8 @@ def builder(tmp_path: Path, upstream: Upstream) -> Iterator[tuple]:
         head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - zlib-1.3.eb\n  - GCC-13.2.0.eb\n"})
         github.add_pull(REPO, PR, title="Add GCC", user_login="contributor", base_sha=upstream.sha("main"),
                         head_ref="pr7", head_sha=head)
-        bot = BotProcess(tmp_path / "site", github, node_type_map=ZEN2_ZEN4)
+        bot = BotProcess(tmp_path / "site", github, node_type_map=ZEN2_ZEN4,
+                         extra_config="\n[job_manager]\npoll_interval = 1\n")
         bot.start()
         yield bot, github
         bot.cancel_local_jobs()
@@ -59,7 +61,7 @@ def test_build_for_zen2_makes_one_job(builder: tuple) -> None:
     comment = wait_for(lambda: [c for c in bot_comments(github) if c["body"].startswith("New job")])
     wait_for(bot.idle)
     (job,) = jobs(bot)
-    assert job["node_type"] == "cpu_zen2" and job["state"] == "submitted"
+    assert job["node_type"] == "cpu_zen2" and job["job_id"] is not None
     job_dir = Path(job["job_dir"])
     cfg = configparser.ConfigParser()
     cfg.read(job_dir / "cfg" / "job.cfg")
@@ -88,3 +90,34 @@ def test_failures_are_answered_and_the_bot_keeps_serving(builder: tuple, upstrea
     wait_for(bot.idle)
     assert jobs(bot) == []
     assert bot.delivery_states() == {"done": 3}
+
+
+def test_two_targets_to_finished_and_status(builder: tuple, upstream: Upstream) -> None:
+    """Both job comments end with a finished SUCCESS row soon after the jobs end; status shows both."""
+    bot, github = builder
+    upstream.commit("main", {"bot/build.sh": BUILD_SH.replace("sleep \"${BUILD_SECONDS:-0}\"", "sleep 2")},
+                    "a build that takes a moment")
+    bot.send("issue_comment", comment_payload(github, "bot: build for:arch=x86_64/amd/.*"))
+
+    def finished() -> list:
+        done = [c for c in bot_comments(github) if c["body"].startswith("New job") and "|finished|" in c["body"]]
+        return done if len(done) == 2 else []
+
+    comments = wait_for(finished, timeout=60)
+    ended = {}
+    for row in jobs(bot):
+        marker = Path(row["job_dir"]) / f"_bot_job{row['job_id']}.done"
+        ended[row["job_id"]] = marker.stat().st_mtime
+    reported = max(datetime.fromisoformat(c["updated_at"].replace("Z", "+00:00")).timestamp() for c in comments)
+    assert reported - max(ended.values()) < 10, "reported within 10 s of the jobs' end"
+    for comment in comments:
+        body = comment["body"]
+        assert body.index("|released|") < body.index("|running|") < body.index("|finished|")
+        assert ":grin: SUCCESS built" in body and "job ended `COMPLETED`, exit code `0:0`" in body
+    bot.send("issue_comment", comment_payload(github, "bot: status"))
+    status = wait_for(lambda: [c for c in bot_comments(github) if "This is the status of all" in c["body"]])
+    table = status[0]["body"]
+    head = upstream.sha(f"refs/pull/{PR}/head")
+    assert table.count(":grin: SUCCESS") == 2 and table.count(f"`{head[:12]}`") == 2
+    assert "|`amd-zen2`|`x86_64/amd/zen2`|eessi.io-2023.06-software|finished|" in table
+    assert "|`amd-zen4`|`x86_64/amd/zen4`|eessi.io-2023.06-software|finished|" in table

@@ -61,10 +61,16 @@ def test_replay_to_a_running_bot(bot: BotProcess, github: FakeGitHub, tmp_path: 
 
 
 def test_demo_runs_without_github(tmp_path: Path) -> None:
+    """`eessi-bot demo` with an empty HOME, no git identity and no network: a build, start to finish."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo"], capture_output=True, text=True,
                             env=env, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert "demo: comment 'bot: help' -> done: handled help" in result.stdout
-    assert "the bot posted 2 comment(s)" in result.stdout
-    assert "Node type `cpu_zen2`" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for row in ("submitted: job id `1` awaits release", "released: job awaits launch", "running: job `1` is running",
+                "finished: <details><summary>:grin: SUCCESS: 2 package(s) built"):
+        assert f"job 1 (cpu_zen2, eessi.io-2023.06-software): {row}" in out
+    assert "the bot posted 3 comment(s)" in out
+    assert "job ended `COMPLETED`, exit code `0:0`" in out
+    assert "|`amd-zen2`|`x86_64/amd/zen2`|eessi.io-2023.06-software|finished|:grin: SUCCESS|" in out
+    assert out.rstrip().endswith("demo: done")

@@ -1,31 +1,31 @@
-"""`eessi-bot demo`: the bot's pipeline on embedded defaults, with no GitHub and no network.
+"""`eessi-bot demo`: the bot's main job on embedded defaults, with no GitHub and no network.
 
-A throwaway configuration (local backend, SQLite in a temporary directory), an in-memory GitHub and
-comments fed as webhook deliveries through the real inbox, workers and outbox; the comments the bot
-would post are printed.
+An example target repository (shipped with the package: `bot/*.sh` and an easystack file) gets a
+PR; `bot: build` on it runs through the real pipeline on the local backend: the PR is fetched into a
+mirror, a job directory is prepared, the job is submitted held, released, runs the repository's
+scripts, and its result is reported; then `bot: status`. Progress and the comments the bot would
+post are printed. Everything lives in a temporary directory.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 import tempfile
-import textwrap
+from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, TextIO
+from typing import TextIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eessi_bot.adapters.config_files import load_config_or_raise
-from eessi_bot.adapters.memory_github import MemoryGitHub
-from eessi_bot.adapters.system_clock import SystemClock
-from eessi_bot.cli.runtime import Runtime
-from eessi_bot.core.webhook import parse_delivery
+from eessi_bot.cli.local_run import IDENTITY, LocalRun, git
 from eessi_bot.ports.github import PullRequest
 
 REPO = "example/software-layer"
 PR_NUMBER = 1
-COMMANDS = ("bot: help", "bot: show_config")
+COMMANDS = ("bot: help", "bot: build for:arch=x86_64/amd/zen2", "bot: status")
+TIMEOUT = 120.0
 
 APP_CFG = """\
 [github]
@@ -46,6 +46,7 @@ chatlevel = basic
 jobs_base_dir = {root}/jobs
 job_backend = local
 build_permission = maintainer
+local_tmp = {root}/tmp/$USER
 
 [architecturetargets]
 node_type_map = {{
@@ -56,6 +57,9 @@ node_type_map = {{
 
 [repo_targets]
 repos_cfg_dir = {root}/repos
+
+[job_manager]
+poll_interval = 1
 """
 
 REPOS_CFG = """\
@@ -79,46 +83,49 @@ def write_demo_config(root: Path) -> Path:
     return cfg
 
 
-def comment_payload(body: str, comment_id: int, login: str = "maintainer") -> Dict[str, Any]:
-    user = {"login": login, "id": 7, "type": "User"}
-    return {
-        "action": "created",
-        "issue": {"number": PR_NUMBER, "pull_request": {"url": f"https://api.github.com/repos/{REPO}/pulls/1"}},
-        "comment": {"id": comment_id, "body": body, "user": user,
-                    "html_url": f"https://github.com/{REPO}/pull/{PR_NUMBER}#issuecomment-{comment_id}"},
-        "repository": {"full_name": REPO},
-        "sender": user,
-    }
+def make_example_repository(root: Path) -> PullRequest:
+    """The shipped example repository, with a PR (branch and refs/pull/1/head) that adds a package."""
+    repo = root / "software-layer"
+    shutil.copytree(Path(str(resources.files("eessi_bot") / "data" / "demo-repo")), repo)
+    for script in (repo / "bot").iterdir():
+        script.chmod(0o755)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "example software layer", env=IDENTITY)
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "add-gcc")
+    with (repo / "easystack.yml").open("a", encoding="utf-8") as easystack:
+        easystack.write("  - GCC-13.2.0.eb\n")
+    git(repo, "commit", "-q", "-am", "add GCC 13.2.0", env=IDENTITY)
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-ref", f"refs/pull/{PR_NUMBER}/head", head)
+    git(repo, "checkout", "-q", "main")
+    url = f"file://{repo}"
+    return PullRequest(repo=REPO, number=PR_NUMBER, state="open", base_ref="main", base_sha=base, head_sha=head,
+                       clone_url=url, ssh_url=url, html_url=f"https://github.com/{REPO}/pull/{PR_NUMBER}")
 
 
 def run(out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="eessi-bot-demo-") as tmp:
         root = Path(tmp)
-        config, _ = load_config_or_raise(write_demo_config(root), env={"HOME": tmp})
-        github = MemoryGitHub(app_id=config.github.app_id, slug="demo-bot")
-        github.add_pull(_pull())
-        runtime = Runtime(config, github, SystemClock())
-        out.write(f"demo: instance {config.instance}, state in {config.bot.data_dir}\n")
-        for number, text in enumerate(COMMANDS, start=1):
-            _feed(runtime, out, text, number)
-        out.write(f"\ndemo: the bot posted {len(github.comments)} comment(s) on {REPO}#{PR_NUMBER}:\n")
-        for _, _, comment in github.comments.values():
-            out.write("\n" + "-" * 72 + "\n" + comment.body + "\n")
-        runtime.db.close()
+        config, _ = load_config_or_raise(write_demo_config(root), env={"HOME": tmp, "USER": "demo"})
+        pull = make_example_repository(root)
+        out.write(f"demo: instance {config.instance}, local backend, state and jobs in {root}\n"
+                  f"demo: {REPO}#{PR_NUMBER} adds GCC-13.2.0 to easystack.yml\n\n")
+        local = LocalRun(config, out, REPO, pull)
+        finished = False
+        try:
+            local.command(COMMANDS[0])
+            local.command(COMMANDS[1])
+            finished = local.follow(TIMEOUT)
+            local.command(COMMANDS[2])
+            local.show_comments()
+        finally:
+            if not finished:
+                local.cancel_unfinished()
+            local.close()
+        if not finished:
+            out.write(f"\ndemo: the job did not finish within {TIMEOUT:.0f} s\n")
+            return 1
+        out.write("\ndemo: done\n")
     return 0
-
-
-def _feed(runtime: Runtime, out: TextIO, text: str, number: int) -> None:
-    body = json.dumps(comment_payload(text, 500 + number)).encode("utf-8")
-    delivery = parse_delivery({"x-github-event": "issue_comment", "x-github-delivery": f"demo-{number}"}, body)
-    runtime.inbox.store(delivery, runtime.clock.now())
-    runtime.drain()
-    row = runtime.inbox.get(delivery.id)
-    assert row is not None
-    out.write(f"demo: comment {text!r} -> {row['state']}: {textwrap.shorten(str(row['outcome']), 100)}\n")
-
-
-def _pull() -> PullRequest:
-    return PullRequest(repo=REPO, number=PR_NUMBER, state="open", base_ref="main", base_sha="0" * 40,
-                       head_sha="1" * 40, clone_url=f"https://github.com/{REPO}.git",
-                       ssh_url=f"git@github.com:{REPO}.git", html_url=f"https://github.com/{REPO}/pull/1")

@@ -24,11 +24,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", "-c", type=Path, default=Path("app.cfg"), help="path of app.cfg")
         return cmd
 
-    for name, help_text in (("serve", "receive webhooks and act on them (one process)"),
-                            ("event-handler", "receive webhooks and act on them (same as serve, for now)")):
+    for name, help_text in (("serve", "receive webhooks, act on them and follow the jobs (one process)"),
+                            ("event-handler", "receive webhooks and act on them (run job-manager beside it)")):
         cmd = with_config(name, help_text)
         cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         cmd.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    with_config("job-manager", "follow the submitted jobs and report them (run event-handler beside it)")
     with_config("check-config", "validate app.cfg and summarise what this instance will do")
     replay = with_config("replay", "feed a stored webhook delivery through the bot (for debugging)")
     replay.add_argument("delivery", type=Path, help="JSON file: {headers, payload} or a bare payload")
@@ -36,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--url", help="POST the signed delivery to a running bot at this URL instead")
     replay.add_argument("--dry-run", action="store_true", help="print GitHub writes instead of sending them")
     sub.add_parser("demo", help="run the bot's pipeline on embedded defaults, without GitHub")
+    trial = sub.add_parser("try", help="dry-run a command on a branch of a local checkout with this site's "
+                           "configuration; comments are printed, not posted")
+    trial.add_argument("--repo", type=Path, required=True, help="a local git checkout of the target repository")
+    trial.add_argument("--branch", required=True, help="the branch that plays the PR")
+    trial.add_argument("--base", default="main", help="the PR's base branch (default main)")
+    trial.add_argument("--config", "-c", type=Path, help="app.cfg (default: the demo's embedded configuration)")
+    trial.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the jobs (default 3600)")
+    trial.add_argument("comment", metavar="COMMAND", help='the comment, e.g. "bot: build for:arch=x86_64/amd/zen2"')
     return parser
 
 
@@ -46,6 +55,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from eessi_bot.cli import serve
 
             return serve.run(args.config, args.host, args.port, args.command)
+        if args.command == "job-manager":
+            from eessi_bot.cli import serve
+
+            return serve.run_job_manager(args.config)
         if args.command == "check-config":
             from eessi_bot.cli import check_config
 
@@ -54,6 +67,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             from eessi_bot.cli import replay
 
             return replay.run(args.config, args.delivery, args.event, args.url, args.dry_run, sys.stdout)
+        if args.command == "try":
+            from eessi_bot.cli import try_cmd
+
+            return try_cmd.run(args.repo, args.branch, args.base, args.config, args.comment, args.timeout,
+                               sys.stdout)
         from eessi_bot.cli import demo
 
         return demo.run(sys.stdout)

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import IO, List, Optional
+from typing import IO, Callable, List, Optional
 
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
@@ -21,6 +21,8 @@ from eessi_bot.core.config import Config
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.events import default_router
 from eessi_bot.jobs.build import BuildService
+from eessi_bot.jobs.manager import JobManager
+from eessi_bot.jobs.service import JobService
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
 from eessi_bot.ports.scheduler import Scheduler
@@ -69,7 +71,8 @@ def make_scheduler(config: Config, jobs: JobStore, clock: Clock) -> Scheduler:
     """The backend of `[buildenv] job_backend`."""
     if config.buildenv.job_backend == "local":
         return LocalScheduler(lambda: jobs.next_local_id(clock.now()))
-    return SlurmScheduler(config.buildenv.submit_command, config.job_manager.poll_command)
+    return SlurmScheduler(config.buildenv.submit_command, config.job_manager.poll_command,
+                          config.job_manager.scontrol_command, config.buildenv.job_name)
 
 
 class Runtime:
@@ -88,10 +91,13 @@ class Runtime:
         self.sender = OutboxSender(self.outbox, github, self.identity, clock, pacer)
         self.jobs = JobStore(self.db)
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
+        self.manager = JobManager(config, self.jobs, self.scheduler, clock, on_change=self.sender.wake)
         self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
                                     self.jobs, clock, package_script("bot-build.slurm"))
+        self.job_service = JobService(self.builder, self.jobs, self.scheduler, clock, manager_wake=self.manager.wake,
+                                      cancel_on_close=config.clean_up.cancel_on_close)
         self.processor = DeliveryProcessor(self.inbox, default_router(), config, github, clock,
-                                           default_registry(), on_effects=self.sender.wake.set, builder=self.builder)
+                                           default_registry(), on_effects=self.sender.wake.set, jobs=self.job_service)
         self.workers = WorkerPool(self.processor, self.inbox, clock, config.bot.workers)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
@@ -103,24 +109,38 @@ class Runtime:
     def delivery_stored(self) -> None:
         self.workers.notify()
 
-    def start(self) -> None:
-        requeued = self.inbox.requeue_unfinished()
-        if requeued:
-            log.info("resuming %d deliveries that were in progress when the bot stopped", requeued)
-        self.workers.start()
-        sender = threading.Thread(target=self.sender.run, args=(self._stop,), name="outbox", daemon=True)
-        sender.start()
-        self._threads.append(sender)
+    def start(self, intake: bool = True, manager: bool = True) -> None:
+        """Start the threads of the roles this process plays: intake (workers and the outbox sender,
+        which sends every GitHub write, also the job manager's) and the job manager."""
+        if intake:
+            requeued = self.inbox.requeue_unfinished()
+            if requeued:
+                log.info("resuming %d deliveries that were in progress when the bot stopped", requeued)
+            self.workers.start()
+            self._thread("outbox", self.sender.run)
+        if manager:
+            self._thread("job-manager", self.manager.run)
+
+    def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         self.sender.wake.set()
+        self.manager.wake.set()
         self.workers.stop()
         for thread in self._threads:
             thread.join(10)
 
     def drain(self) -> None:
-        """Run every ready delivery and send every due write, in this thread (replay, demo)."""
+        """Run every ready delivery and send every due write, in this thread (replay, demo, tests)."""
         while self.workers.run_until_idle():
             pass
+        self.sender.send_due()
+
+    def manage(self) -> None:
+        """One job manager cycle, then send what it wrote (demo, try, tests)."""
+        self.manager.cycle()
         self.sender.send_due()

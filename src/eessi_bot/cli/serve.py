@@ -1,13 +1,19 @@
-"""`eessi-bot serve`: webhooks, workers and the outbox in one process (threads, no forks)."""
+"""`eessi-bot serve` (everything in one process), `event-handler` and `job-manager` (the two halves).
+
+Threads, no forks. `serve` and `event-handler` listen on `--host`/`--port` for webhooks, health and
+metrics; `job-manager` listens nowhere. Split mode runs both halves on one host sharing `data_dir`;
+the event handler sends every GitHub write, the job manager's too.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
-from typing import Optional
+from typing import List, Optional
 
 from waitress.server import create_server
 
@@ -15,6 +21,7 @@ from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
 from eessi_bot.adapters.system_clock import SystemClock
 from eessi_bot.cli.runtime import DataDirLock, Runtime
+from eessi_bot.core.config import Config
 from eessi_bot.core.webhook import MAX_BODY_BYTES
 from eessi_bot.service.logs import setup_logging
 from eessi_bot.web.app import create_app
@@ -24,42 +31,73 @@ log = logging.getLogger(__name__)
 HTTP_THREADS = 8
 SWITCH_INTERVAL = 0.0005
 """Seconds between GIL hand-overs: short, so a webhook is not kept waiting behind a busy worker."""
+LOCKS = {"serve": ("event-handler", "job-manager"), "event-handler": ("event-handler",),
+         "job-manager": ("job-manager",)}
 
 
-def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
+def _start(config_path: Path, role: str) -> tuple[Config, Runtime, List[DataDirLock]]:
     config, problems = load_config_or_raise(config_path)
-    log_path = config.bot.event_handler_log
+    log_path = config.job_manager.log_path if role == "job-manager" else config.bot.event_handler_log
     setup_logging(config.bot.log_format, log_path)
     for problem in problems:
         log.warning("%s", problem.render())
-    lock = DataDirLock(config.bot.data_dir, "event-handler")
-    lock.acquire()
+    locks = [DataDirLock(config.bot.data_dir, name) for name in LOCKS[role]]
+    for lock in locks:
+        lock.acquire()
     clock = SystemClock()
     github = GitHubApp(config.github, config.github.private_key.read_text(encoding="utf-8"), clock)
-    runtime = Runtime(config, github, clock)
-    app = create_app(config.github.webhook_secret, runtime.inbox, runtime.outbox, clock, runtime.metrics,
-                     runtime.delivery_stored)
-    server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
-                           max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
+    return config, Runtime(config, github, clock), locks
 
+
+def _stop_on_signals() -> None:
     def stop(signum: int, _: Optional[FrameType]) -> None:
         log.info("signal %d: stopping", signum)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+
+def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
+    """`serve` or `event-handler`: webhooks in, work done by threads of this process."""
+    config, runtime, locks = _start(config_path, role)
+    app = create_app(config.github.webhook_secret, runtime.inbox, runtime.outbox, runtime.clock, runtime.metrics,
+                     runtime.delivery_stored)
+    server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
+                           max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
+    _stop_on_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    runtime.start()
+    runtime.start(intake=True, manager=role == "serve")
     log.info("instance %s (%s) listening on http://%s:%s/ (data in %s)", config.instance, role, host,
              server.effective_port, config.bot.data_dir)
-    sys.stdout.flush()
     try:
         server.run()
     except SystemExit:
         pass
     finally:
         server.close()
-        runtime.stop()
-        lock.release()
-        log.info("stopped")
+        _shut_down(runtime, locks)
     return 0
+
+
+def run_job_manager(config_path: Path) -> int:
+    """`job-manager`: follows jobs; its GitHub writes are sent by the event handler."""
+    config, runtime, locks = _start(config_path, "job-manager")
+    _stop_on_signals()
+    runtime.start(intake=False, manager=True)
+    log.info("instance %s job manager running (poll interval %d s; GitHub writes are sent by the event "
+             "handler)", config.instance, config.job_manager.poll_interval)
+    try:
+        threading.Event().wait()
+    except SystemExit:
+        pass
+    finally:
+        _shut_down(runtime, locks)
+    return 0
+
+
+def _shut_down(runtime: Runtime, locks: List[DataDirLock]) -> None:
+    runtime.stop()
+    for lock in locks:
+        lock.release()
+    log.info("stopped")

@@ -38,9 +38,9 @@ def handle(ctx: CommandContext, args: Arguments) -> Reply:
         lines.append("\n  - this instance builds on:")
         lines += [f"\n    - {line}" for line in offer(ctx.config)]
         return Reply("".join(lines))
-    if ctx.builder is None:
+    if ctx.jobs is None:
         raise CommandError("this bot process cannot submit jobs")
-    return _reply(ctx.builder.build(ctx.request, args, match.targets))
+    return _reply(ctx.jobs.build(ctx.request, args, match.targets))
 
 
 def _reply(report: BuildReport) -> Reply:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, List, Optional, Protocol, Sequence
 
 from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
+from eessi_bot.core.jobs import CancelReport, JobView
 from eessi_bot.core.targets import Target
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
@@ -44,10 +45,25 @@ class Reply:
     answer: bool = True
 
 
-class Builder(Protocol):
-    """Prepares and submits the jobs of a build command (`eessi_bot.jobs.build.BuildService`)."""
+class Jobs(Protocol):
+    """This instance's jobs, as commands see them (`eessi_bot.jobs.service.JobService`)."""
 
-    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport: ...
+    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport:
+        """Prepare and submit the jobs of a build command."""
+        ...
+
+    def for_pr(self, repo: str, pr_number: int) -> List[JobView]: ...
+
+    def cancel(self, repo: str, pr_number: int, job_ids: Optional[Sequence[str]], sender: str) -> CancelReport:
+        """Cancel the PR's unfinished jobs (all of them when `job_ids` is None)."""
+        ...
+
+    def close_pr(self, repo: str, pr_number: int, delivery_id: str, merged: bool, sender: str) -> CancelReport:
+        """The PR was closed: its directories go to the trash when its jobs are done (cancelled first
+        with `[clean_up] cancel_on_close`)."""
+        ...
+
+    def reopen_pr(self, repo: str, pr_number: int) -> None: ...
 
 
 class CommandError(Exception):
@@ -62,4 +78,4 @@ class CommandContext:
     github: GitHub
     clock: Clock
     log: logging.LoggerAdapter  # type: ignore[type-arg]
-    builder: Optional[Builder] = None
+    jobs: Optional[Jobs] = None

@@ -4,7 +4,41 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Optional, Tuple
+
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "CANCELLED", "NODE_FAIL",
+                             "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"})
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A job the bot follows: its id and directory (the local backend reads its state from files there)."""
+
+    job_id: str
+    job_dir: Path
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What the batch system says about a job, in Slurm's words (the local backend uses them too)."""
+
+    state: str
+    """PENDING, RUNNING, COMPLETING, ..., or a terminal state (TERMINAL_STATES)."""
+    reason: str = ""
+    """Why a pending job waits (JobHeldUser, BeginTime, Priority, Resources, ...)."""
+    held: bool = False
+    """Waiting for the bot's release (hold_release)."""
+    exit_code: Optional[str] = None
+    """`code:signal` as Slurm shows it, when the job has ended and the scheduler knows it."""
+    eligible_time: Optional[str] = None
+    """When a delayed_begin job may start (Slurm's EligibleTime/StartTime), if known."""
+    cluster: Optional[str] = None
+    partition: Optional[str] = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
 
 
 class JobState(str, enum.Enum):
@@ -50,6 +84,19 @@ class Job:
     symlink: Optional[str] = None
     rows: Tuple[Row, ...] = field(default_factory=tuple)
     error: Optional[str] = None
+    missing_polls: int = 0
+    cancelled_by: Optional[str] = None
+    end_state: Optional[str] = None
+    exit_code: Optional[str] = None
+    result_status: Optional[str] = None
+    test_status: Optional[str] = None
+    artefacts: Tuple[str, ...] = ()
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def tracked(self) -> Tracked:
+        assert self.job_id is not None
+        return Tracked(self.job_id, Path(self.job_dir))
 
     def with_row(self, row: Row) -> Job:
         return replace(self, rows=(*self.rows, row))
@@ -68,3 +115,19 @@ class BuildPin:
     head_sha: str
     merge_base: str
     merged_tree: str
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job with what `bot: status` shows beside it."""
+
+    job: Job
+    head_sha: str
+    comment_url: Optional[str]
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    cancelled: Tuple[Job, ...] = ()
+    refused: Tuple[Tuple[str, str], ...] = ()
+    """(job id, why it was not cancelled)."""

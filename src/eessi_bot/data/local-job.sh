@@ -14,6 +14,9 @@
 #   _bot_local.cancel   created by the bot: before the release, SCRIPT never runs; while it runs,
 #                       its process group gets SIGTERM, then SIGKILL after KILL_WAIT seconds.
 #                       The cancel file wins when both files exist.
+#   _bot_local.pgid     written when SCRIPT starts: "PGID START_TIME", the process group (and session)
+#                       of SCRIPT and its start time as above, so that the bot can still end the
+#                       job's processes when this wrapper was killed (kill -9) and cannot.
 #   slurm-JOB_ID.out    SCRIPT's stdout+stderr (created when SCRIPT starts), plus a
 #                       "*** JOB ... CANCELLED/DUE TO TIME LIMIT ***" line as slurmstepd writes.
 #   _bot_local.exit     written last: one line "EXIT_CODE STATE", STATE being one of
@@ -117,6 +120,10 @@ fi
     exec setsid -- "${cmd[@]}" </dev/null >>"$out" 2>&1
 ) &
 job_pid=$!
+# The subshell's pid is SCRIPT's pid, pgid and sid (see above); its start time stays across the exec.
+# A SCRIPT that ended at once may already be reaped: then the start time is left empty.
+job_start=$(start_time "$job_pid" 2>/dev/null) || job_start=""
+write_atomic _bot_local.pgid "$job_pid $job_start"
 
 # True while a live process is in the job's process group. Zombies do not count: orphans are
 # reaped by init, which may take a while (in containers especially).

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from eessi_bot.commands.context import Builder
+from eessi_bot.commands.context import Jobs
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -27,5 +27,5 @@ class EventContext:
     received_at: float
     last_attempt: bool = True
     """False while a failed delivery will be tried again (then an unexpected error is not yet reported)."""
-    builder: Optional[Builder] = None
+    jobs: Optional[Jobs] = None
     effects: Effects = field(default_factory=Effects)

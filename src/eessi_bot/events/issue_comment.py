@@ -90,7 +90,7 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
                       comment_id=event.comment_id, comment_url=event.html_url,
                       delivery_id=ctx.delivery.id, line=line.line, received_at=ctx.received_at)
     command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request,
-                                 github=ctx.github, clock=ctx.clock, log=ctx.log, builder=ctx.builder)
+                                 github=ctx.github, clock=ctx.clock, log=ctx.log, jobs=ctx.jobs)
     try:
         spec.check(args)
         reply = spec.handler(command_ctx, args)

@@ -20,9 +20,8 @@ from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.commands.context import Request
 from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.build_report import BuildReport
-from eessi_bot.core.config import ChatLevel, Config
-from eessi_bot.core.effects import Effects
-from eessi_bot.core.job_comment import render_job_comment, render_summary, submitted_row
+from eessi_bot.core.config import Config
+from eessi_bot.core.job_comment import submitted_row
 from eessi_bot.core.jobfiles import (
     CFG_DIR,
     EXPORT_VARS,
@@ -36,6 +35,7 @@ from eessi_bot.core.jobs import BuildPin, Job, JobState
 from eessi_bot.core.markdown import fenced
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs import paths
+from eessi_bot.jobs.comments import JobComments
 from eessi_bot.jobs.environment import job_environment
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.git import Checkout, Git, GitError
@@ -58,6 +58,7 @@ class BuildService:
         self.clock = clock
         self.job_script = job_script
         self.environment = job_environment(os.environ if environment is None else environment)
+        self.comments = JobComments(config, store)
 
     def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport:
         build_key = f"{request.delivery_id}:{request.line}"
@@ -78,7 +79,7 @@ class BuildService:
                 message = exc.message if isinstance(exc, GitError) else str(exc)
                 log.warning("job %s: %s", job.key, message)
                 job = replace(job, state=JobState.SUBMIT_FAILED, error=message)
-                self._save(job, pin)
+                self.comments.save(job, self.clock.now())
                 report.failed.append((target, message))
                 continue
             report.submitted.append(job)
@@ -158,7 +159,7 @@ class BuildService:
         job = job.with_row(row)
         metadata = render_metadata(job.repo, job.pr_number, -1, pin.base_ref, pin.base_sha, pin.head_sha)
         (Path(job.job_dir) / metadata_name(job_id)).write_text(metadata, encoding="utf-8")
-        self._save(job, pin)
+        self.comments.save(job, self.clock.now())
         return job
 
     def _submission(self, job: Job) -> Submission:
@@ -184,19 +185,3 @@ class BuildService:
                 link.unlink()
             link.symlink_to(directory)
         return symlink
-
-    def _save(self, job: Job, pin: BuildPin) -> None:
-        """Store the job and its comment's new body in one transaction (the comment follows the row)."""
-        effects = Effects()
-        if self.config.bot_control.chatlevel > ChatLevel.INCOGNITO:
-            if job.comment_key.startswith("jobs:"):
-                siblings = [j if j.key != job.key else job for j in self.store.by_build(job.build_key)]
-                if all(j.key != job.key for j in siblings):
-                    siblings.append(job)
-                body = render_summary(self.config.instance, [j for j in siblings if j.job_id], pin.head_sha)
-            else:
-                body = render_job_comment(self.config.templates, self.config.instance, job, pin.head_sha)
-            if job.job_id:
-                effects.comment(job.comment_key, job.repo, job.pr_number, body)
-        self.store.save(job, self.clock.now(), effects)
-

@@ -1,10 +1,22 @@
-"""What the bot needs from a batch system (Slurm, or local processes) to submit a job."""
+"""What the bot needs from a batch system (Slurm, or local processes): submit, follow, release, cancel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Protocol, Tuple
+from typing import Dict, Mapping, Optional, Protocol, Sequence, Tuple
+
+from eessi_bot.core.jobs import TERMINAL_STATES, JobStatus, Tracked
+
+__all__ = [
+    "TERMINAL_STATES",
+    "JobStatus",
+    "Scheduler",
+    "SchedulerUnavailable",
+    "Submission",
+    "SubmitError",
+    "Tracked",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,10 @@ class SubmitError(Exception):
     """The batch system refused the job; the message (e.g. sbatch's stderr) is shown on the PR."""
 
 
+class SchedulerUnavailable(Exception):
+    """The batch system did not answer (or answered nonsense): nothing may be concluded this time."""
+
+
 class Scheduler(Protocol):
     def submit(self, submission: Submission) -> str:
         """Submit; returns the job id. Raises SubmitError."""
@@ -37,4 +53,26 @@ class Scheduler(Protocol):
 
     def find(self, submission: Submission) -> Optional[str]:
         """The id of an earlier submission of this job (same marker) that the scheduler still knows."""
+        ...
+
+    def poll(self, jobs: Sequence[Tracked]) -> Dict[str, JobStatus]:
+        """The status of `jobs` in ONE query to the batch system (all jobs of this instance).
+
+        A job the batch system does not know (any more) is absent from the answer. Raises
+        SchedulerUnavailable when the batch system does not answer: an empty or failed answer is
+        never taken to mean that jobs ended.
+        """
+        ...
+
+    def end_states(self, jobs: Sequence[Tracked]) -> Dict[str, JobStatus]:
+        """Final state and exit code of jobs that left the queue (Slurm: one sacct call). Jobs it
+        cannot tell about are absent. Raises SchedulerUnavailable."""
+        ...
+
+    def release(self, job: Tracked) -> None:
+        """End the hold of a job submitted held. Raises SchedulerUnavailable."""
+        ...
+
+    def cancel(self, job: Tracked) -> None:
+        """Cancel a queued or running job. Raises SchedulerUnavailable."""
         ...

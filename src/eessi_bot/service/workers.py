@@ -12,7 +12,7 @@ import threading
 from typing import Callable, List, Optional
 
 from eessi_bot.adapters.sqlite.inbox import Claimed, Inbox
-from eessi_bot.commands.context import Builder
+from eessi_bot.commands.context import Jobs
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -34,9 +34,9 @@ class DeliveryProcessor:
 
     def __init__(self, inbox: Inbox, router: Router, config: Config, github: GitHub, clock: Clock,
                  registry: Registry, on_effects: Optional[Callable[[], None]] = None,
-                 builder: Optional[Builder] = None) -> None:
+                 jobs: Optional[Jobs] = None) -> None:
         self.inbox = inbox
-        self.builder = builder
+        self.jobs = jobs
         self.on_effects = on_effects
         self.router = router
         self.config = config
@@ -57,7 +57,7 @@ class DeliveryProcessor:
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
                                github=self.github, clock=self.clock, registry=self.registry, log=dlog,
-                               received_at=claimed.received_at, builder=self.builder,
+                               received_at=claimed.received_at, jobs=self.jobs,
                                last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.adapters.sqlite.outbox import store_effects
@@ -13,7 +13,8 @@ from eessi_bot.core.jobs import BuildPin, Job, JobState, Row
 
 _JOB_COLUMNS = ("key", "build_key", "repo", "pr_number", "node_type", "repo_id", "software_subdir", "accelerator",
                 "on_arch", "on_accelerator", "job_dir", "symlink", "backend", "job_id", "state", "rows", "error",
-                "comment_key")
+                "comment_key", "missing_polls", "cancelled_by", "end_state", "exit_code", "result_status",
+                "test_status", "artefacts")
 
 
 class JobStore:
@@ -62,6 +63,70 @@ class JobStore:
             if effects is not None:
                 store_effects(conn, effects, None, now)
 
+    def active(self, backend: str) -> List[Job]:
+        """Jobs the manager follows: submitted and not finished, oldest first."""
+        rows = self.db.connection().execute(
+            "SELECT * FROM jobs WHERE backend = ? AND state IN ('submitted', 'released', 'running') "
+            "ORDER BY created_at, rowid", (backend,))
+        return [_job(row) for row in rows]
+
+    def for_pr(self, repo: str, pr_number: int) -> List[Job]:
+        rows = self.db.connection().execute(
+            "SELECT * FROM jobs WHERE repo = ? AND pr_number = ? ORDER BY created_at, rowid", (repo, pr_number))
+        return [_job(row) for row in rows]
+
+    def comment_ids(self) -> List[Tuple[Job, int]]:
+        """Jobs whose comment now exists on GitHub but whose metadata file does not name it yet."""
+        rows = self.db.connection().execute(
+            "SELECT jobs.*, outbox.result_id AS comment_id FROM jobs JOIN outbox ON outbox.key = jobs.comment_key "
+            "WHERE jobs.job_id IS NOT NULL AND outbox.result_id IS NOT NULL "
+            "AND (jobs.metadata_comment_id IS NULL OR jobs.metadata_comment_id != outbox.result_id)")
+        return [(_job(row), int(row["comment_id"])) for row in rows]
+
+    def set_metadata_comment_id(self, key: str, comment_id: int) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE jobs SET metadata_comment_id = ? WHERE key = ?", (comment_id, key))
+
+    def comment_url(self, comment_key: str) -> Optional[str]:
+        row = self.db.connection().execute("SELECT result_url FROM outbox WHERE key = ?", (comment_key,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def put_effects(self, effects: Effects, now: float) -> None:
+        with self.db.write() as conn:
+            store_effects(conn, effects, None, now)
+
+    def close_pr(self, repo: str, pr_number: int, delivery_id: str, merged: bool, sender: str, now: float) -> None:
+        """Remember a closed PR until its job directories are in the trash (a re-close starts again)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO closed_prs (repo, pr_number, closed_at, delivery_id, merged, sender) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo, pr_number) DO UPDATE SET "
+                "closed_at = excluded.closed_at, delivery_id = excluded.delivery_id, merged = excluded.merged, "
+                "sender = excluded.sender, done_at = NULL WHERE closed_prs.delivery_id != excluded.delivery_id",
+                (repo, pr_number, now, delivery_id, int(merged), sender))
+
+    def reopen_pr(self, repo: str, pr_number: int) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM closed_prs WHERE repo = ? AND pr_number = ? AND done_at IS NULL",
+                         (repo, pr_number))
+
+    def closed_pending(self) -> List[Tuple[str, int, str]]:
+        """Closed PRs whose directories still wait for the trash: (repo, number, delivery id)."""
+        rows = self.db.connection().execute(
+            "SELECT repo, pr_number, delivery_id FROM closed_prs WHERE done_at IS NULL ORDER BY closed_at")
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE closed_prs SET done_at = ? WHERE repo = ? AND pr_number = ?", (now, repo, pr_number))
+
+    def unfinished_for_pr(self, repo: str, pr_number: int) -> int:
+        row = self.db.connection().execute(
+            "SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr_number = ? "
+            "AND state IN ('preparing', 'prepared', 'submitting', 'submitted', 'released', 'running')",
+            (repo, pr_number)).fetchone()
+        return int(row[0])
+
     def next_local_id(self, now: float) -> str:
         """Job ids of the local backend: unique per instance, never reused."""
         with self.db.write() as conn:
@@ -73,7 +138,8 @@ def _values(job: Job) -> tuple:  # type: ignore[type-arg]
     rows = json.dumps([[r.date, r.status, r.comment] for r in job.rows])
     return (job.key, job.build_key, job.repo, job.pr_number, job.node_type, job.repo_id, job.software_subdir,
             job.accelerator, job.on_arch, job.on_accelerator, job.job_dir, job.symlink, job.backend, job.job_id,
-            job.state.value, rows, job.error, job.comment_key)
+            job.state.value, rows, job.error, job.comment_key, job.missing_polls, job.cancelled_by, job.end_state,
+            job.exit_code, job.result_status, job.test_status, json.dumps(list(job.artefacts)))
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -84,4 +150,7 @@ def _job(row: sqlite3.Row) -> Job:
         job_dir=row["job_dir"], backend=row["backend"], comment_key=row["comment_key"],
         state=JobState(row["state"]), job_id=row["job_id"], symlink=row["symlink"],
         rows=tuple(Row(*r) for r in json.loads(row["rows"])), error=row["error"],
+        missing_polls=row["missing_polls"], cancelled_by=row["cancelled_by"], end_state=row["end_state"],
+        exit_code=row["exit_code"], result_status=row["result_status"], test_status=row["test_status"],
+        artefacts=tuple(json.loads(row["artefacts"])), created_at=row["created_at"], updated_at=row["updated_at"],
     )

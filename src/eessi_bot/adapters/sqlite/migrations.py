@@ -96,4 +96,26 @@ MIGRATIONS = (
         created_at REAL NOT NULL
     );
     """,
+    # 3: following jobs to their end; closed PRs whose job directories go to the trash
+    """
+    ALTER TABLE jobs ADD COLUMN missing_polls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN cancelled_by TEXT;
+    ALTER TABLE jobs ADD COLUMN end_state TEXT;
+    ALTER TABLE jobs ADD COLUMN exit_code TEXT;
+    ALTER TABLE jobs ADD COLUMN result_status TEXT;
+    ALTER TABLE jobs ADD COLUMN test_status TEXT;
+    ALTER TABLE jobs ADD COLUMN artefacts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN metadata_comment_id INTEGER;
+
+    CREATE TABLE closed_prs (
+        repo         TEXT NOT NULL,
+        pr_number    INTEGER NOT NULL,
+        closed_at    REAL NOT NULL,
+        delivery_id  TEXT NOT NULL,
+        merged       INTEGER NOT NULL DEFAULT 0,
+        sender       TEXT,
+        done_at      REAL,
+        PRIMARY KEY (repo, pr_number)
+    );
+    """,
 )

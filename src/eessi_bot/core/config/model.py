@@ -103,6 +103,8 @@ class BuildEnv:
     clone_git_repo_via: str
     job_comment_mode: str
     job_sandbox: str
+    local_max_jobs: int
+    """The local backend runs at most this many jobs at once (the others stay held)."""
     site_config: Mapping[str, str]
     """Values copied verbatim into `cfg/job.cfg [site_config]` (only the non-empty ones)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Tuple
@@ -72,6 +73,7 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> Buil
         clone_git_repo_via=r.choice(s, "clone_git_repo_via", ("https", "ssh"), "https"),
         job_comment_mode=r.choice(s, "job_comment_mode", ("per_job", "summary"), "per_job"),
         job_sandbox=sandbox,
+        local_max_jobs=r.integer(s, "local_max_jobs", os.cpu_count() or 1, minimum=1),
         site_config=site_config,
     )
 

@@ -1,0 +1,119 @@
+"""How a tracked job moves on, decided from what the batch system says: pure, no I/O.
+
+The rows it adds are the EESSI bot's (reference §6.3), with the status column holding one of its
+words and the result, test result, end state and exit code in the comment cell of the finished row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Mapping, Optional
+
+from eessi_bot.core.job_comment import comment_date
+from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
+from eessi_bot.core.markdown import code
+from eessi_bot.core.results import Result
+
+ACTIVE = (JobState.SUBMITTED, JobState.RELEASED, JobState.RUNNING)
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
+MAX_MISSING_POLLS = 5
+"""Polls in a row in which neither squeue nor sacct knows a job before it is given up as vanished."""
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one manager cycle learnt about a job."""
+
+    status: Optional[JobStatus]
+    """From the queue (squeue, or the local job's files); None when the job is not there."""
+    end: Optional[JobStatus] = None
+    """From accounting (sacct), asked only for jobs that left the queue or ended."""
+    marker_exit: Optional[str] = None
+    """Exit code the job script wrote into its end marker, if the marker exists."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `finish` needs from the job directory (read by the manager)."""
+
+    result: Result
+    test: Result
+    job_dir_exists: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    job: Job
+    release: bool = False
+    needs_outcome: bool = False
+    """The job ended: the manager reads its result files and calls `finish`."""
+
+
+def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, delayed_begin: bool,
+            may_release: bool = True) -> Step:
+    """The next state of an active job (SUBMITTED, RELEASED or RUNNING)."""
+    status = seen.status
+    if _ended(seen):
+        return Step(job, needs_outcome=True)
+    if status is None:
+        missing = job.missing_polls + 1
+        if missing >= MAX_MISSING_POLLS:
+            return Step(replace(job, missing_polls=missing), needs_outcome=True)
+        return Step(replace(job, missing_polls=missing))
+    job = replace(job, missing_polls=0) if job.missing_polls else job
+    if status.state in RUNNING_STATES:
+        if job.state is JobState.RUNNING:
+            return Step(job)
+        text = templates["running_job_comments.running_job"].format(job_id=job.job_id)
+        return Step(replace(job, state=JobState.RUNNING).with_row(Row(comment_date(now), "running", text)))
+    if job.state is not JobState.SUBMITTED:
+        return Step(job)
+    if delayed_begin:
+        extra = f" (eligible to start from {status.eligible_time})" if status.eligible_time else ""
+        text = templates["new_job_comments.awaits_launch"].format(extra_info=extra)
+        return Step(replace(job, state=JobState.RELEASED).with_row(Row(comment_date(now), "received", text)))
+    if status.held and not may_release:
+        return Step(job)
+    text = templates["new_job_comments.awaits_launch"].format(extra_info="")
+    released = replace(job, state=JobState.RELEASED).with_row(Row(comment_date(now), "released", text))
+    return Step(released, release=status.held)
+
+
+def _ended(seen: Seen) -> bool:
+    if seen.end is not None and seen.end.terminal:
+        return True
+    return seen.status is not None and seen.status.terminal
+
+
+def end_state(seen: Seen) -> Optional[str]:
+    for status in (seen.end, seen.status):
+        if status is not None and status.terminal:
+            return status.state
+    return None
+
+
+def finish(job: Job, seen: Seen, outcome: Outcome, templates: Mapping[str, str], now: float) -> Job:
+    """The finished row: result, test result, how the job ended."""
+    state = end_state(seen)
+    known = [s.exit_code for s in (seen.end, seen.status) if s is not None and s.exit_code]
+    exit_code = known[0] if known else seen.marker_exit
+    result_file = f"_bot_job{job.job_id}.result"
+    test_file = f"_bot_job{job.job_id}.test"
+    parts = []
+    if not outcome.job_dir_exists:
+        parts.append(f"job directory {code(job.job_dir)} no longer exists")
+    parts.append(outcome.result.description
+                 or templates["finished_job_comments.job_result_unknown_fmt"].format(filename=result_file))
+    parts.append(outcome.test.description
+                 or templates["finished_job_comments.job_test_unknown_fmt"].format(filename=test_file))
+    if state is None:
+        parts.append("the batch system no longer knows this job; how it ended is unknown")
+    else:
+        ended = f"job ended {code(state)}" + (f", exit code {code(exit_code)}" if exit_code else "")
+        if job.cancelled_by and state == "CANCELLED":
+            ended += f", cancelled by {code(job.cancelled_by)}"
+        parts.append(ended)
+    row = Row(comment_date(now), "finished", "<br/>".join(parts))
+    return replace(job, state=JobState.FINISHED, end_state=state or "UNKNOWN", exit_code=exit_code,
+                   result_status=outcome.result.status, test_status=outcome.test.status,
+                   artefacts=outcome.result.artefacts).with_row(row)

@@ -1,0 +1,76 @@
+"""PR closed: its job directories go to `trash_bin_dir` once none of its jobs runs any more.
+
+The EESSI bot moved them at once (breaking jobs still running) and matched PRs by number only (moving
+other repositories' jobs too). Here the directories of `OWNER/REPO/pr_N` are moved, under every
+month, to `trash_bin_dir/OWNER/REPO/YYYY.MM.DD/YYYY.MM/pr_N`, after the PR's last job finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List
+
+from eessi_bot.adapters.sqlite.jobs import JobStore
+from eessi_bot.core.config import ChatLevel, Config
+from eessi_bot.core.effects import Effects
+from eessi_bot.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+def pr_dirs(jobs_base_dir: Path, repo: str, pr_number: int) -> List[Path]:
+    owner, _, name = repo.partition("/")
+    return sorted(p for p in jobs_base_dir.glob(f"[0-9][0-9][0-9][0-9].[0-9][0-9]/{owner}/{name}/pr_{pr_number}")
+                  if p.is_dir())
+
+
+def _free(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ... when a re-closed PR already left one there today."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
+
+
+class Trash:
+    def __init__(self, config: Config, store: JobStore, clock: Clock) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    def sweep(self) -> Effects:
+        """Move the directories of closed PRs whose jobs are all done; the comments to post."""
+        effects = Effects()
+        for repo, number, delivery_id in self.store.closed_pending():
+            if self.store.unfinished_for_pr(repo, number):
+                continue
+            try:
+                moved = self._move(repo, number)
+            except OSError as exc:
+                log.error("cannot move the job directories of %s#%d to the trash: %s", repo, number, exc,
+                          extra={"delivery_id": delivery_id})
+                continue
+            if moved and self.config.bot_control.chatlevel >= ChatLevel.CHATTY:
+                text = self.config.template("clean_up.moved_job_dirs_comment").format(
+                    job_dirs=str([str(p) for p in moved]), trash_bin_dir=str(self.config.clean_up.trash_bin_dir))
+                effects.comment(f"closed:{repo}#{number}:{delivery_id}", repo, number, text)
+            self.store.closed_done(repo, number, self.clock.now())
+            log.info("%s#%d closed: moved %d job directories to the trash", repo, number, len(moved),
+                     extra={"delivery_id": delivery_id})
+        return effects
+
+    def _move(self, repo: str, number: int) -> List[Path]:
+        day = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).strftime("%Y.%m.%d")
+        base = self.config.clean_up.trash_bin_dir / repo / day
+        moved = []
+        for directory in pr_dirs(self.config.buildenv.jobs_base_dir, repo, number):
+            month = directory.parents[2].name
+            target = _free(base / month / directory.name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(directory), str(target))
+            moved.append(target)
+        return moved

@@ -72,18 +72,21 @@ class JobManager:
             stats.scheduler_calls += 1
             ends = self._end_states(tracked, statuses, stats)
             budget = self._release_budget(jobs)
+            after: List[Job] = []
             for job in jobs:
                 assert job.job_id is not None
                 try:
-                    changed, released = self._advance(job, statuses.get(job.job_id), ends.get(job.job_id),
-                                                      may_release=budget > 0)
+                    new, released = self._advance(job, statuses.get(job.job_id), ends.get(job.job_id),
+                                                  may_release=budget > 0)
                 except Exception:
                     stats.failed += 1
                     log.exception("job %s (%s): cannot follow it this time", job.job_id, job.key,
                                   extra={"job_id": job.job_id})
-                    continue
+                    new, released = job, False
                 budget -= 1 if released else 0
-                stats.changed += 1 if changed else 0
+                stats.changed += 1 if new.rows != job.rows else 0
+                after.append(new)
+            self._watch(after)
         self._write_comment_ids()
         swept = self.trash.sweep()
         if swept.items:
@@ -91,7 +94,6 @@ class JobManager:
             stats.changed += 1
         if stats.changed and self.on_change is not None:
             self.on_change.set()
-        self._watch(self.store.active(self.config.buildenv.job_backend))
         return stats
 
     def _end_states(self, tracked: List[Tracked], statuses: Dict[str, JobStatus],
@@ -115,7 +117,8 @@ class JobManager:
         return max(0, self.config.buildenv.local_max_jobs - busy)
 
     def _advance(self, job: Job, status: Optional[JobStatus], end: Optional[JobStatus],
-                 may_release: bool) -> Tuple[bool, bool]:
+                 may_release: bool) -> Tuple[Job, bool]:
+        """The job after this cycle (saved with its comment when it changed), and whether it was released."""
         now = self.clock.now()
         marker = self._marker(job) if status is None or status.terminal or (end and end.terminal) else None
         seen = Seen(status, end, marker)
@@ -131,9 +134,8 @@ class JobManager:
             log.info("job %s finished: %s, result %s", job.job_id, new.end_state, new.result_status,
                      extra={"job_id": job.job_id})
         if new != job:
-            self.comments.save(new, now)
-            return new.rows != job.rows, step.release
-        return False, False
+            new = self.comments.save(new, now)
+        return new, step.release
 
     def _marker(self, job: Job) -> Optional[str]:
         try:

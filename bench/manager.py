@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -62,13 +62,13 @@ def slurm_answers() -> bool:
         ["sinfo", "-h"], capture_output=True, timeout=20, check=False).returncode == 0
 
 
-def tracked_jobs(bot: Pipeline, count: int, backend: str, job_name: str) -> List[str]:
+def tracked_jobs(bot: Pipeline, root: Path, count: int, backend: str, job_name: str) -> List[str]:
     """`count` jobs the manager follows: held in Slurm, or held local job directories."""
-    script = bot.root / "job.sh"
+    script = root / "job.sh"
     script.write_text("#!/bin/bash\nsleep 600\n")
     ids: List[str] = []
     for number in range(count):
-        job_dir = bot.root / "jobs" / f"job{number}"
+        job_dir = root / "jobs" / f"job{number}"
         job_dir.mkdir(parents=True)
         if backend == "slurm":
             out = subprocess.run(["sbatch", "--parsable", "--hold", f"--job-name={job_name}", "--output=/dev/null",
@@ -91,10 +91,9 @@ def cycle_cost(count: int, cycles: int, backend: str) -> None:
     job_name = f"bench-{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as tmp:
         bot = Pipeline(Path(tmp), backend=backend, buildenv_extra=f"job_name = {job_name}")
-        bot.root = Path(tmp)  # type: ignore[attr-defined]
         try:
             made = time.perf_counter()
-            tracked_jobs(bot, count, backend, job_name)
+            tracked_jobs(bot, Path(tmp), count, backend, job_name)
             print(f"{count} tracked jobs ({backend}, held) made in {time.perf_counter() - made:.1f} s")
             scheduler = CountingScheduler(bot.runtime.scheduler)
             manager = JobManager(bot.config, bot.runtime.jobs, scheduler, bot.clock)  # type: ignore[arg-type]
@@ -116,7 +115,7 @@ def cycle_cost(count: int, cycles: int, backend: str) -> None:
             bot.runtime.db.close()
 
 
-def build_calls(targets: int) -> Tuple[int, dict]:
+def build_calls(targets: int) -> Tuple[int, Dict[str, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         upstream = make_upstream(root / "remote")
@@ -149,7 +148,7 @@ def build_calls(targets: int) -> Tuple[int, dict]:
             time.sleep(0.2)
         bot.runtime.manage()
         bot.close()
-        calls: dict = {verb: bot.github.calls.count(verb) for verb in ("create", "edit", "react", "list")}
+        calls: Dict[str, int] = {verb: bot.github.calls.count(verb) for verb in ("create", "edit", "react", "list")}
         calls.update(reads)
         calls["state changes"] = changes
         return sum(v for k, v in calls.items() if k != "state changes"), calls

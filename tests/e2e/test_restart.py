@@ -64,8 +64,9 @@ def test_kill_9_with_jobs_in_flight(tmp_path: Path) -> None:
         assert len(rows) == 10
         for node, repo, _, _ in rows[:3]:
             (gates / f"{node}-{repo}").touch()
-        for _, _, job_dir, job_id in rows[:3]:
-            wait_for(lambda d=job_dir, i=job_id: (Path(d) / "_bot_local.exit").exists(), timeout=30)
+        for _, _, job_dir, _ in rows[:3]:
+            exit_file = Path(job_dir) / "_bot_local.exit"
+            wait_for(exit_file.exists, timeout=30)
         assert sum(finished_rows(github).values()) == 0, "nothing is reported while the bot is down"
 
         bot.start()

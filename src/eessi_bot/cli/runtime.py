@@ -21,6 +21,7 @@ from eessi_bot.core.config import Config
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.events import default_router
 from eessi_bot.jobs.build import BuildService
+from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.manager import JobManager
 from eessi_bot.jobs.service import JobService
 from eessi_bot.ports.clock import Clock
@@ -91,7 +92,8 @@ class Runtime:
         self.sender = OutboxSender(self.outbox, github, self.identity, clock, pacer)
         self.jobs = JobStore(self.db)
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
-        self.manager = JobManager(config, self.jobs, self.scheduler, clock, on_change=self.sender.wake)
+        self.manager = JobManager(config, self.jobs, self.scheduler, clock, on_change=self.sender.wake,
+                                  housekeeping=Housekeeping(config, self.inbox, self.jobs, clock))
         self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
                                     self.jobs, clock, package_script("bot-build.slurm"))
         self.job_service = JobService(self.builder, self.jobs, self.scheduler, clock, manager_wake=self.manager.wake,

@@ -23,6 +23,7 @@ from eessi_bot.core.jobs import Job, JobState, JobStatus, Tracked
 from eessi_bot.core.results import MAX_FILE_BYTES, parse_result, result_name, test_name
 from eessi_bot.core.transitions import Outcome, Seen, advance, finish
 from eessi_bot.jobs.comments import JobComments
+from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.trash import Trash
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.scheduler import Scheduler, SchedulerUnavailable
@@ -48,7 +49,7 @@ def marker_name(job_id: str) -> str:
 
 class JobManager:
     def __init__(self, config: Config, store: JobStore, scheduler: Scheduler, clock: Clock,
-                 on_change: Optional[threading.Event] = None) -> None:
+                 on_change: Optional[threading.Event] = None, housekeeping: Optional[Housekeeping] = None) -> None:
         self.config = config
         self.store = store
         self.scheduler = scheduler
@@ -57,6 +58,7 @@ class JobManager:
         self.trash = Trash(config, store, clock)
         self.wake = threading.Event()
         self.on_change = on_change
+        self.housekeeping = housekeeping
         self._watched: Dict[str, Path] = {}
         self._marker_wakes: Dict[str, int] = {}
 
@@ -184,6 +186,8 @@ class JobManager:
         backoff = 1.0
         while not stop.is_set():
             try:
+                if self.housekeeping is not None and self.housekeeping.due():
+                    self.housekeeping.run()
                 self.cycle()
                 backoff = 1.0
                 wait = interval

@@ -99,6 +99,12 @@ class Inbox:
         rows = self.db.connection().execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
+    def prune(self, before: float) -> int:
+        """Forget handled deliveries that finished before `before` (their ids may then come again)."""
+        with self.db.write() as conn:
+            return conn.execute("DELETE FROM deliveries WHERE state IN ('done', 'failed') AND finished_at < ?",
+                                (before,)).rowcount
+
     def get(self, delivery_id: str) -> Optional[sqlite3.Row]:
         row: Optional[sqlite3.Row] = self.db.connection().execute(
             "SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()

@@ -141,6 +141,17 @@ class JobStore:
             (repo, pr_number)).fetchone()
         return int(row[0])
 
+    def prune(self, before: float) -> int:
+        """Forget finished jobs last changed before `before`, with their sent comments and pins."""
+        with self.db.write() as conn:
+            count = conn.execute("DELETE FROM jobs WHERE state IN ('finished', 'submit_failed') AND updated_at < ?",
+                                 (before,)).rowcount
+            conn.execute("DELETE FROM outbox WHERE version <= done_version AND updated_at < ? "
+                         "AND key NOT IN (SELECT comment_key FROM jobs)", (before,))
+            conn.execute("DELETE FROM builds WHERE created_at < ? AND key NOT IN (SELECT build_key FROM jobs)",
+                         (before,))
+            return count
+
     def next_local_id(self, now: float) -> str:
         """Job ids of the local backend: unique per instance, never reused."""
         with self.db.write() as conn:

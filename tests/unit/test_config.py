@@ -212,6 +212,14 @@ def test_unwritable_work_dir_is_an_error(tmp_path: Path) -> None:
     assert any("exists but is not a directory" in e for e in rendered(problems))
 
 
+def test_scontrol_template_fields_are_checked(tmp_path: Path) -> None:
+    cfg = write_site(tmp_path, backend="slurm")
+    edit(cfg, r"^\[repo_targets\]$", "[job_manager]\nscontrol_command = scontrol -M %%(clustr)s\n\n[repo_targets]")
+    config, problems = load(cfg)
+    assert config is None
+    assert any("unknown field %(clustr)s" in e for e in rendered(problems))
+
+
 def test_slurm_backend_needs_sbatch(tmp_path: Path) -> None:
     cfg = write_site(tmp_path, backend="slurm")
     edit(cfg, r"^\[buildenv\]$", "[buildenv]\nsubmit_command = /nonexistent/sbatch")

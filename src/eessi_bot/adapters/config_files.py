@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eessi_bot.adapters.git_mirror import git_version_problem
+from eessi_bot.adapters.slurm import template_problem
 from eessi_bot.core.config import Config, ConfigError, Problem, RepoDefinition, Severity, parse_config
 from eessi_bot.core.config.crosscheck import cross_check
 from eessi_bot.core.config.parse import PLACEHOLDER_PATH
@@ -172,7 +173,12 @@ def _check_commands(config: Config, file: str) -> List[Problem]:
     if config.buildenv.job_backend == "slurm":
         for section, key, argv in (("buildenv", "submit_command", config.buildenv.submit_command),
                                    ("job_manager", "poll_command", config.job_manager.poll_command),
-                                   ("job_manager", "scontrol_command", config.job_manager.scontrol_command)):
+                                   ("job_manager", "scontrol_command", config.job_manager.scontrol_command),
+                                   ("job_manager", "scancel_command", config.job_manager.scancel_command),
+                                   ("job_manager", "sacct_command", config.job_manager.sacct_command)):
+            template = template_problem(argv) if key in ("scontrol_command", "scancel_command") else None
+            if template:
+                problems.append(Problem(Severity.ERROR, section, key, template, " ".join(argv), file=file))
             if shutil.which(argv[0]) is None:
                 severity = Severity.ERROR if key == "submit_command" else Severity.WARNING
                 problems.append(Problem(severity, section, key, f"command '{argv[0]}' was not found",

@@ -72,8 +72,10 @@ def make_scheduler(config: Config, jobs: JobStore, clock: Clock) -> Scheduler:
     """The backend of `[buildenv] job_backend`."""
     if config.buildenv.job_backend == "local":
         return LocalScheduler(lambda: jobs.next_local_id(clock.now()))
-    return SlurmScheduler(config.buildenv.submit_command, config.job_manager.poll_command,
-                          config.job_manager.scontrol_command, config.buildenv.job_name)
+    manager = config.job_manager
+    return SlurmScheduler(config.buildenv.submit_command, manager.poll_command, manager.scontrol_command,
+                          config.buildenv.job_name, scancel_command=manager.scancel_command,
+                          sacct_command=manager.sacct_command)
 
 
 class Runtime:
@@ -107,6 +109,8 @@ class Runtime:
                            lambda: {(("state", k),): float(v) for k, v in self.inbox.counts().items()})
         self.metrics.gauge("eessi_bot_outbox_writes", "GitHub writes in the outbox by state",
                            lambda: {(("state", k),): float(v) for k, v in self.outbox.counts().items()})
+        self.metrics.gauge("eessi_bot_jobs_total", "Jobs in the database by state",
+                           lambda: {(("state", k),): float(v) for k, v in self.jobs.counts().items()})
 
     def delivery_stored(self) -> None:
         self.workers.notify()

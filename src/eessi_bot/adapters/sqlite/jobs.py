@@ -105,6 +105,10 @@ class JobStore:
         row = self.db.connection().execute("SELECT result_url FROM outbox WHERE key = ?", (comment_key,)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
+    def counts(self) -> Dict[str, int]:
+        rows = self.db.connection().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {str(state): int(n) for state, n in rows}
+
     def put_effects(self, effects: Effects, now: float) -> None:
         with self.db.write() as conn:
             store_effects(conn, effects, None, now)

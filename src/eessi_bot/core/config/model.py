@@ -128,6 +128,8 @@ class JobManagerConfig:
     poll_command: Tuple[str, ...]
     scontrol_command: Tuple[str, ...]
     """May hold `%(jobid)s`, `%(cluster)s`, ... filled per job (multi-cluster Slurm)."""
+    scancel_command: Tuple[str, ...]
+    sacct_command: Tuple[str, ...]
     job_ids_dir: Path
     log_path: Optional[Path] = None
 

@@ -110,6 +110,10 @@ def _build(r: Reader) -> Config:
                                                                         "squeue")) or ("squeue",),
         scontrol_command=r.split_args("job_manager", "scontrol_command",
                                       r.text("job_manager", "scontrol_command", "scontrol")) or ("scontrol",),
+        scancel_command=r.split_args("job_manager", "scancel_command",
+                                     r.text("job_manager", "scancel_command", "scancel")) or ("scancel",),
+        sacct_command=r.split_args("job_manager", "sacct_command",
+                                   r.text("job_manager", "sacct_command", "sacct")) or ("sacct",),
         job_ids_dir=r.path("job_manager", "job_ids_dir") or base / "job_ids",
         log_path=r.path("job_manager", "log_path"),
     )

@@ -124,9 +124,7 @@ def build_calls(targets: int) -> Tuple[int, Dict[str, int]]:
                               "repo_targets": ["eessi.io-2023.06-software"]} for i in range(targets)}
         bot = Pipeline(root / "site", node_type_map=json.dumps(nodes), buildenv_extra=f"local_max_jobs = {targets}",
                        extra="\n[job_manager]\npoll_interval = 1\n")
-        bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                        base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                        ssh_url=upstream.url, html_url="https://github.com/x/y/pull/7"))
+        bot.open_pr(upstream, head)
         bot.github.calls.clear()
         reads = {"get_pull": 0}
         get_pull = bot.github.get_pull

@@ -28,12 +28,11 @@ from typing import Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.pipeline import PR, REPO, Pipeline
+from tests.fakes.pipeline import PR, Pipeline
 from tests.fakes.upstream import IDENTITY, Upstream, git, make_upstream
 
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.ports.git import Checkout, GitError
-from eessi_bot.ports.github import PullRequest
 
 NODES = 8
 
@@ -107,9 +106,7 @@ def one_run(root: Path, upstream: Upstream, head: str, baseline: bool, warm: boo
     already made the repository's mirror (the steady state of a running bot)."""
     bot = Pipeline(root, node_type_map=node_map())
     bot.runtime.builder.git = CloneEachJob(root) if baseline else GitMirrors(root / "mirrors")
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                    ssh_url=upstream.url, html_url="https://github.com/x/y/pull/7"))
+    bot.open_pr(upstream, head)
     if warm:
         bot.comment("bot: build for:arch=x86_64/amd/zen0")
     started = time.perf_counter()

@@ -11,9 +11,11 @@ from typing import Any, Dict, List, Optional
 from eessi_bot.adapters.config_files import load_config
 from eessi_bot.cli.runtime import Runtime
 from eessi_bot.core.webhook import parse_delivery
+from eessi_bot.ports.github import PullRequest
 from tests.fakes.clock import FakeClock
 from tests.fakes.github_port import FlakyGitHub
 from tests.fakes.site import write_site
+from tests.fakes.upstream import Upstream
 from tests.fakes.webhooks import encode, pr_comment_payload, pr_payload
 
 REPO = "eessi/software-layer"
@@ -28,6 +30,13 @@ class Pipeline:
         self.github = FlakyGitHub(app_id=config.github.app_id, slug="test-bot-app")
         self.clock = FakeClock()
         self.runtime = Runtime(config, self.github, self.clock)
+
+    def open_pr(self, upstream: Upstream, head: str, clone_url: Optional[str] = None) -> None:
+        """Make GitHub know PR #PR of `upstream` (head `head` on its `main`)."""
+        self.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
+                                         base_sha=upstream.sha("main"), head_sha=head,
+                                         clone_url=clone_url or upstream.url, ssh_url=upstream.url,
+                                         html_url=f"https://github.com/{REPO}/pull/{PR}"))
 
     def deliver(self, event: str, payload: Dict[str, Any], delivery_id: Optional[str] = None) -> str:
         """Store a delivery as the webhook endpoint would, run it and send its writes; the outcome."""

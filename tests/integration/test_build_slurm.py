@@ -10,8 +10,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from eessi_bot.ports.github import PullRequest
-from tests.fakes.pipeline import PR, REPO, Pipeline
+from tests.fakes.pipeline import PR, Pipeline
 from tests.fakes.upstream import Upstream, make_upstream
 from tests.slurm import SlurmSession, cancel_all, release, scontrol_job, squeue_job, wait_state
 
@@ -45,9 +44,7 @@ def pipeline(root: Path, upstream: Upstream, job_name: str, monkeypatch: pytest.
         monkeypatch.setenv(key, value)
     bot = Pipeline(root / "site", backend="slurm", node_type_map=nodes, buildenv_extra=f"job_name = {job_name}")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.open_pr(upstream, head)
     return bot
 
 

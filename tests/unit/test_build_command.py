@@ -9,7 +9,6 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from eessi_bot.ports.github import PullRequest
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import Upstream, make_upstream
 
@@ -19,9 +18,7 @@ def site(tmp_path: Path) -> Iterator[Tuple[Pipeline, Upstream]]:
     upstream = make_upstream(tmp_path / "remote")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - zlib-1.3.eb\n  - GCC-13.2.0.eb\n"})
     bot = Pipeline(tmp_path / "site", extra="\n[job_manager]\npoll_interval = 1\n")
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.open_pr(upstream, head)
     yield bot, upstream
     bot.close()
 
@@ -170,9 +167,7 @@ def test_summary_comment_mode(tmp_path: Path) -> None:
     upstream = make_upstream(tmp_path / "remote")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
     bot = Pipeline(tmp_path / "site", buildenv_extra="job_comment_mode = summary")
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.open_pr(upstream, head)
     bot.comment("bot: build for:arch=zen2")
     (summary,) = bot.bot_comments()
     assert summary.startswith(f"Jobs on instance `test-bot` for commit `{head}`")
@@ -186,10 +181,7 @@ def test_clone_via_ssh_uses_the_ssh_url(tmp_path: Path) -> None:
     upstream = make_upstream(tmp_path / "remote")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
     bot = Pipeline(tmp_path / "site", buildenv_extra="clone_git_repo_via = ssh")
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head,
-                                    clone_url="https://127.0.0.1:9/nowhere.git", ssh_url=upstream.url,
-                                    html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.open_pr(upstream, head, clone_url="https://127.0.0.1:9/nowhere.git")
     bot.comment("bot: build for:arch=zen2 repo:software")
     (job,) = job_rows(bot)
     assert job.state.value == "submitted"

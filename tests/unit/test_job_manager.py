@@ -11,7 +11,6 @@ from typing import Callable, Iterator, List, Tuple
 import pytest
 
 from eessi_bot.core.jobs import Job, JobState
-from eessi_bot.ports.github import PullRequest
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import BUILD_SH, Upstream, make_upstream
 
@@ -28,9 +27,7 @@ def make_bot(root: Path, seconds: float = 0, nodes: str = ONE_NODE, **site: obje
     upstream.commit("main", {"bot/build.sh": BUILD_SH.replace('"${BUILD_SECONDS:-0}"', str(seconds))}, "build time")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
     bot = Pipeline(root / "site", node_type_map=nodes, extra="\n[job_manager]\npoll_interval = 1\n", **site)
-    bot.github.add_pull(PullRequest(repo=REPO, number=PR, state="open", base_ref="main",
-                                    base_sha=upstream.sha("main"), head_sha=head, clone_url=upstream.url,
-                                    ssh_url=upstream.url, html_url=f"https://github.com/{REPO}/pull/{PR}"))
+    bot.open_pr(upstream, head)
     return bot, upstream
 
 

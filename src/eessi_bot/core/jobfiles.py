@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from eessi_bot.core.config.model import RepoDefinition
+from eessi_bot.core.jobs import Checkout
 from eessi_bot.core.targets import Target
 
 CFG_DIR = "cfg"
@@ -56,15 +57,14 @@ def render_export_vars(exports: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def render_metadata(repo: str, pr_number: int, comment_id: int, base_ref: str, base_sha: str,
-                    head_sha: str) -> str:
+def render_metadata(repo: str, pr_number: int, comment_id: int, checkout: Checkout) -> str:
     """`_bot_job<ID>.metadata` (reference §5.7), plus the SHAs that were built.
 
     `pr_comment_id` is -1 until the job's comment exists (the EESSI bot's value for "unknown").
     """
     return _ini({"PR": {
         "repo": repo, "pr_number": str(pr_number), "pr_comment_id": str(comment_id),
-        "base_ref": base_ref, "base_sha": base_sha, "head_sha": head_sha,
+        "base_ref": checkout.base_ref, "base_sha": checkout.base_sha, "head_sha": checkout.head_sha,
     }})
 
 

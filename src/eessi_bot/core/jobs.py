@@ -103,18 +103,31 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Checkout:
+    """What a build of a PR is made of; recorded with every job so a result can be traced to it."""
+
+    url: str
+    """Repository URL the mirror fetches from, as GitHub reports it (https, ssh or file)."""
+    base_ref: str
+    """Base branch name."""
+    base_sha: str
+    """Base branch tip that was fetched."""
+    head_sha: str
+    """PR head commit (pinned)."""
+    merge_base: str
+    """Merge base of base_sha and head_sha."""
+    merged_tree: str
+    """Tree id of base_sha plus the PR's changes (3-way merge), written into the mirror."""
+
+
+@dataclass(frozen=True)
 class BuildPin:
     """What one build command builds: recorded once, so re-processing builds the same commits."""
 
     key: str
     repo: str
     pr_number: int
-    url: str
-    base_ref: str
-    base_sha: str
-    head_sha: str
-    merge_base: str
-    merged_tree: str
+    checkout: Checkout
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from eessi_bot.jobs import paths
 from eessi_bot.jobs.comments import JobComments
 from eessi_bot.jobs.environment import job_environment
 from eessi_bot.ports.clock import Clock
-from eessi_bot.ports.git import Checkout, Git, GitError
+from eessi_bot.ports.git import Git, GitError
 from eessi_bot.ports.github import GitHub
 from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
 
@@ -94,9 +94,7 @@ class BuildService:
         url = pull.ssh_url if self.config.buildenv.clone_git_repo_via == "ssh" else pull.clone_url
         token = self.github.git_token() if url.startswith("https://") else None
         checkout = self.git.prepare(url, pull.base_ref, request.number, pull.head_sha, token)
-        pin = BuildPin(key=key, repo=request.repo, pr_number=request.number, url=checkout.url,
-                       base_ref=checkout.base_ref, base_sha=checkout.base_sha, head_sha=checkout.head_sha,
-                       merge_base=checkout.merge_base, merged_tree=checkout.merged_tree)
+        pin = BuildPin(key=key, repo=request.repo, pr_number=request.number, checkout=checkout)
         self.store.save_pin(pin, self.clock.now())
         return pin
 
@@ -127,9 +125,7 @@ class BuildService:
         job = replace(job, state=JobState.PREPARING, error=None)
         self.store.save(job, self.clock.now())
         directory = Path(job.job_dir)
-        checkout = Checkout(url=pin.url, base_ref=pin.base_ref, base_sha=pin.base_sha, head_sha=pin.head_sha,
-                            merge_base=pin.merge_base, merged_tree=pin.merged_tree)
-        self.git.make_tree(checkout, directory, pin.pr_number)
+        self.git.make_tree(pin.checkout, directory, pin.pr_number)
         cfg = directory / CFG_DIR
         shutil.copytree(self.config.repos_cfg_dir, cfg, dirs_exist_ok=True)
         repo = self.config.repos.get(target.repo_id)
@@ -157,7 +153,7 @@ class BuildService:
         row = submitted_row(self.config.templates, job_id, self.clock.now(), submission.begin_delay)
         job = replace(job, state=JobState.SUBMITTED, job_id=job_id, symlink=str(symlink))
         job = job.with_row(row)
-        metadata = render_metadata(job.repo, job.pr_number, -1, pin.base_ref, pin.base_sha, pin.head_sha)
+        metadata = render_metadata(job.repo, job.pr_number, -1, pin.checkout)
         (Path(job.job_dir) / metadata_name(job_id)).write_text(metadata, encoding="utf-8")
         self.comments.save(job, self.clock.now())
         return job

@@ -24,7 +24,7 @@ class JobComments:
         effects = Effects()
         if job.job_id and self.config.bot_control.chatlevel > ChatLevel.INCOGNITO:
             pin = self.store.pin(job.build_key)
-            head_sha = pin.head_sha if pin is not None else ""
+            head_sha = pin.checkout.head_sha if pin is not None else ""
             if job.comment_key.startswith(SUMMARY_PREFIX):
                 body = render_summary(self.config.instance, self._siblings(job), head_sha)
             else:

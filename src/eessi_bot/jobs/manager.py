@@ -173,8 +173,7 @@ class JobManager:
                 self.store.set_metadata_comment_id(job.key, comment_id)
                 continue
             try:
-                path.write_text(render_metadata(job.repo, job.pr_number, comment_id, pin.base_ref, pin.base_sha,
-                                                pin.head_sha), encoding="utf-8")
+                path.write_text(render_metadata(job.repo, job.pr_number, comment_id, pin.checkout), encoding="utf-8")
             except OSError as exc:
                 log.warning("job %s: cannot write %s: %s", job.job_id, path, exc, extra={"job_id": job.job_id})
             self.store.set_metadata_comment_id(job.key, comment_id)

@@ -43,7 +43,7 @@ class JobService:
             if job.job_id is None:
                 continue
             pin = self.store.pin(job.build_key)
-            views.append(JobView(job, pin.head_sha if pin else "", self.store.comment_url(job.comment_key)))
+            views.append(JobView(job, pin.checkout.head_sha if pin else "", self.store.comment_url(job.comment_key)))
         return views
 
     def cancel(self, repo: str, pr_number: int, job_ids: Optional[Sequence[str]], sender: str) -> CancelReport:

@@ -7,32 +7,17 @@ with a fake that records what was asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
+
+from eessi_bot.core.jobs import Checkout
+
+__all__ = ["STAGES", "Checkout", "Git", "GitError"]
 
 #: The stages of a failure, as the EESSI bot's `[download_pr_comments]` texts name them.
 STAGES = ("clone", "checkout", "pr_diff", "apply")
 
 _STDERR_KEEP = 4096
-
-
-@dataclass(frozen=True)
-class Checkout:
-    """What a build of a PR is made of; recorded with every job so a result can be traced to it."""
-
-    url: str
-    """Repository URL the mirror fetches from, as GitHub reports it (https, ssh or file)."""
-    base_ref: str
-    """Base branch name."""
-    base_sha: str
-    """Base branch tip that was fetched."""
-    head_sha: str
-    """PR head commit (pinned)."""
-    merge_base: str
-    """Merge base of base_sha and head_sha."""
-    merged_tree: str
-    """Tree id of base_sha plus the PR's changes (3-way merge), written into the mirror."""
 
 
 class GitError(Exception):

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.adapters.sqlite.outbox import store_effects
 from eessi_bot.core.effects import Effects
-from eessi_bot.core.jobs import BuildPin, Job, JobState, Row
+from eessi_bot.core.jobs import BuildPin, Checkout, Job, JobState, Row
 
 _JOB_COLUMNS = ("key", "build_key", "repo", "pr_number", "node_type", "repo_id", "software_subdir", "accelerator",
                 "on_arch", "on_accelerator", "job_dir", "symlink", "backend", "job_id", "state", "rows", "error",
@@ -26,17 +26,17 @@ class JobStore:
         row = self.db.connection().execute("SELECT * FROM builds WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        return BuildPin(key=row["key"], repo=row["repo"], pr_number=row["pr_number"], url=row["url"],
-                        base_ref=row["base_ref"], base_sha=row["base_sha"], head_sha=row["head_sha"],
-                        merge_base=row["merge_base"], merged_tree=row["merged_tree"])
+        checkout = Checkout(url=row["url"], base_ref=row["base_ref"], base_sha=row["base_sha"],
+                            head_sha=row["head_sha"], merge_base=row["merge_base"], merged_tree=row["merged_tree"])
+        return BuildPin(key=row["key"], repo=row["repo"], pr_number=row["pr_number"], checkout=checkout)
 
     def save_pin(self, pin: BuildPin, now: float) -> None:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO builds (key, repo, pr_number, url, base_ref, base_sha, head_sha, merge_base, "
                 "merged_tree, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                (pin.key, pin.repo, pin.pr_number, pin.url, pin.base_ref, pin.base_sha, pin.head_sha,
-                 pin.merge_base, pin.merged_tree, now))
+                (pin.key, pin.repo, pin.pr_number, pin.checkout.url, pin.checkout.base_ref, pin.checkout.base_sha,
+                 pin.checkout.head_sha, pin.checkout.merge_base, pin.checkout.merged_tree, now))
 
     def get(self, key: str) -> Optional[Job]:
         row = self.db.connection().execute("SELECT * FROM jobs WHERE key = ?", (key,)).fetchone()

@@ -65,7 +65,8 @@ class Pipeline:
         """Cancel the local jobs this pipeline started (detached processes, held until released) and
         wait until they are gone, so nothing writes into a directory the test is removing."""
         started = [Path(d) for (d,) in self.runtime.db.connection().execute(
-            "SELECT job_dir FROM jobs WHERE job_id IS NOT NULL").fetchall() if Path(d).is_dir()]
+            "SELECT job_dir FROM jobs WHERE job_id IS NOT NULL AND backend = 'local'").fetchall()
+            if Path(d).is_dir()]
         for directory in started:
             if directory.is_dir():
                 (directory / "_bot_local.cancel").touch()

@@ -10,7 +10,7 @@ import pytest
 from eessi_bot.core.config.defaults import TEMPLATE_DEFAULTS
 from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
 from eessi_bot.core.results import MAX_FILE_BYTES, parse_result
-from eessi_bot.core.transitions import MAX_MISSING_POLLS, Outcome, Seen, advance, finish
+from eessi_bot.core.transitions import END_WAIT, MAX_MISSING_POLLS, Outcome, Seen, advance, finish
 
 NOW = 1_800_000_000.0
 JOB = Job(key="d:0:n:r", build_key="d:0", repo="o/r", pr_number=1, node_type="cpu_zen2",
@@ -66,15 +66,31 @@ def test_row_texts_are_the_eessi_ones() -> None:
 
 
 @pytest.mark.parametrize("status,end,marker", [
-    (JobStatus("COMPLETED"), None, "0"),
+    (JobStatus("COMPLETED", exit_code="0:0"), None, "0"),
     (None, JobStatus("FAILED", exit_code="3:0"), None),
     (JobStatus("TIMEOUT"), JobStatus("TIMEOUT", exit_code="0:0"), None),
-    (JobStatus("CANCELLED"), None, None),
-], ids=["completed-in-queue", "failed-from-sacct", "timeout", "cancelled-by-hand"])
+    (JobStatus("CANCELLED"), JobStatus("CANCELLED", exit_code="0:0"), None),
+], ids=["local-exit-known", "failed-from-sacct", "timeout", "cancelled-by-hand"])
 def test_ended_jobs_need_their_outcome(status: Optional[JobStatus], end: Optional[JobStatus],
                                        marker: Optional[str]) -> None:
     step = advance(at(JobState.RUNNING), Seen(status, end, marker), TEMPLATE_DEFAULTS, NOW, False)
     assert step.needs_outcome
+
+
+def test_accounting_is_waited_for() -> None:
+    """squeue shows a job's end seconds before sacct has its exit code: wait for sacct a while, then
+    report with what is known (the job script's marker), rather than a wrong exit code at once."""
+    ended = Seen(JobStatus("CANCELLED"), None, "143")
+    first = advance(at(JobState.RUNNING), ended, TEMPLATE_DEFAULTS, NOW, False)
+    assert not first.needs_outcome and first.job.ending_since == NOW and first.job.rows == JOB.rows
+    later = advance(first.job, ended, TEMPLATE_DEFAULTS, NOW + END_WAIT - 1, False)
+    assert not later.needs_outcome and later.job.ending_since == NOW
+    assert advance(later.job, ended, TEMPLATE_DEFAULTS, NOW + END_WAIT, False).needs_outcome
+    known = Seen(JobStatus("CANCELLED"), JobStatus("CANCELLED", exit_code="0:0"), "143")
+    done = advance(first.job, known, TEMPLATE_DEFAULTS, NOW + 2, False)
+    assert done.needs_outcome
+    row = finish(done.job, known, outcome(), TEMPLATE_DEFAULTS, NOW + 2).rows[-1]
+    assert "exit code `0:0`" in row.comment, "accounting's exit code wins over the marker"
 
 
 def test_an_empty_answer_is_not_the_end() -> None:

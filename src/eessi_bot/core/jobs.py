@@ -91,6 +91,8 @@ class Job:
     result_status: Optional[str] = None
     test_status: Optional[str] = None
     artefacts: Tuple[str, ...] = ()
+    ending_since: Optional[float] = None
+    """When the queue first showed the job ended while accounting did not know its end yet."""
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -8,7 +8,7 @@ from eessi_bot.core.jobs import JobState, JobView
 from eessi_bot.core.markdown import cell, code
 
 RESULT_LABELS = {"SUCCESS": ":grin: SUCCESS", "FAILURE": ":cry: FAILURE", "UNKNOWN": ":shrug: UNKNOWN"}
-HEADER = "|on|for|repo|state|result|date|commit|job|\n|----|----|----|----|------|----|------|---|"
+HEADER = ("|on|for|repo|state|result|date|commit|job|", "|----|----|----|----|------|----|------|---|")
 
 
 def latest_per_target(views: Sequence[JobView]) -> List[JobView]:
@@ -34,7 +34,7 @@ def _result(view: JobView) -> str:
 
 def render_status(views: Sequence[JobView]) -> List[str]:
     """One row per job, in the order given; columns that always line up."""
-    lines = ["This is the status of all the `bot: build` commands:", "", HEADER]
+    lines = ["This is the status of all the `bot: build` commands:", "", *HEADER]
     for view in views:
         job = view.job
         on = code(job.on_arch) + (f", {code(job.on_accelerator)}" if job.on_accelerator else "")

@@ -18,6 +18,9 @@ ACTIVE = (JobState.SUBMITTED, JobState.RELEASED, JobState.RUNNING)
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
 MAX_MISSING_POLLS = 5
 """Polls in a row in which neither squeue nor sacct knows a job before it is given up as vanished."""
+END_WAIT = 30.0
+"""Seconds to wait, after the queue shows a job ended, for accounting's final state and exit code
+(sacct lags squeue by a few seconds); after that the job is reported with what is known."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,15 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
             may_release: bool = True) -> Step:
     """The next state of an active job (SUBMITTED, RELEASED or RUNNING)."""
     status = seen.status
-    if _ended(seen):
+    if seen.end is not None and seen.end.terminal:
         return Step(job, needs_outcome=True)
+    if status is not None and status.terminal:
+        if status.exit_code:
+            return Step(job, needs_outcome=True)
+        since = job.ending_since if job.ending_since is not None else now
+        if now - since >= END_WAIT:
+            return Step(job, needs_outcome=True)
+        return Step(job if job.ending_since is not None else replace(job, ending_since=since))
     if status is None:
         missing = job.missing_polls + 1
         if missing >= MAX_MISSING_POLLS:
@@ -77,12 +87,6 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
     text = templates["new_job_comments.awaits_launch"].format(extra_info="")
     released = replace(job, state=JobState.RELEASED).with_row(Row(comment_date(now), "released", text))
     return Step(released, release=status.held)
-
-
-def _ended(seen: Seen) -> bool:
-    if seen.end is not None and seen.end.terminal:
-        return True
-    return seen.status is not None and seen.status.terminal
 
 
 def end_state(seen: Seen) -> Optional[str]:

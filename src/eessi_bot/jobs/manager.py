@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MARKER_CHECK = 1.0
 """Seconds between looks for end markers of running jobs while waiting for the next poll."""
 MARKER_WAKES = 10
+ENDING_RECHECK = 2.0
+"""Seconds between cycles while a job has ended in the queue but not yet in accounting."""
 
 
 @dataclass
@@ -60,6 +62,7 @@ class JobManager:
         self.on_change = on_change
         self.housekeeping = housekeeping
         self._watched: Dict[str, Path] = {}
+        self._ending = False
         self._marker_wakes: Dict[str, int] = {}
 
     # -- one cycle -------------------------------------------------------------------------
@@ -203,10 +206,11 @@ class JobManager:
     def _watch(self, jobs: List[Job]) -> None:
         self._watched = {job.job_id: Path(job.job_dir) for job in jobs
                          if job.job_id and job.state in (JobState.RELEASED, JobState.RUNNING)}
+        self._ending = any(job.ending_since is not None and job.state is not JobState.FINISHED for job in jobs)
         self._marker_wakes = {k: v for k, v in self._marker_wakes.items() if k in self._watched}
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
-        deadline = self.clock.now() + seconds
+        deadline = self.clock.now() + (min(seconds, ENDING_RECHECK) if self._ending else seconds)
         while not stop.is_set():
             remaining = deadline - self.clock.now()
             if remaining <= 0:

@@ -107,6 +107,7 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN artefacts TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE jobs ADD COLUMN metadata_comment_id INTEGER;
     ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN ending_since REAL;
 
     CREATE TABLE closed_prs (
         repo         TEXT NOT NULL,

@@ -14,7 +14,6 @@ from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
 from eessi_bot.core.markdown import code
 from eessi_bot.core.results import Result
 
-ACTIVE = (JobState.SUBMITTED, JobState.RELEASED, JobState.RUNNING)
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
 MAX_MISSING_POLLS = 5
 """Polls in a row in which neither squeue nor sacct knows a job before it is given up as vanished."""

@@ -23,6 +23,3 @@ class Router:
         if action is not None:
             found += self._table.get((event, None), [])
         return found
-
-    def routes(self) -> List[Tuple[str, Optional[str]]]:
-        return sorted(self._table, key=lambda route: (route[0], route[1] or ""))

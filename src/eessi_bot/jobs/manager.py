@@ -40,7 +40,6 @@ ENDING_RECHECK = 2.0
 @dataclass
 class CycleStats:
     tracked: int = 0
-    scheduler_calls: int = 0
     changed: int = 0
     failed: int = 0
 
@@ -74,8 +73,7 @@ class JobManager:
         if jobs:
             tracked = [job.tracked() for job in jobs]
             statuses = self.scheduler.poll(tracked)
-            stats.scheduler_calls += 1
-            ends = self._end_states(tracked, statuses, stats)
+            ends = self._end_states(tracked, statuses)
             budget = self._release_budget(jobs)
             after: List[Job] = []
             for job in jobs:
@@ -101,13 +99,11 @@ class JobManager:
             self.on_change.set()
         return stats
 
-    def _end_states(self, tracked: List[Tracked], statuses: Dict[str, JobStatus],
-                    stats: CycleStats) -> Dict[str, JobStatus]:
+    def _end_states(self, tracked: List[Tracked], statuses: Dict[str, JobStatus]) -> Dict[str, JobStatus]:
         """Accounting for jobs that left the queue or ended without an exit code."""
         need = [t for t in tracked if (s := statuses.get(t.job_id)) is None or (s.terminal and not s.exit_code)]
         if not need:
             return {}
-        stats.scheduler_calls += 1
         try:
             return self.scheduler.end_states(need)
         except SchedulerUnavailable as exc:

@@ -43,7 +43,6 @@ class DeliveryProcessor:
         self.github = github
         self.clock = clock
         self.registry = registry
-        self.processed = 0
 
     def process(self, claimed: Claimed) -> str:
         delivery = claimed.delivery
@@ -70,7 +69,6 @@ class DeliveryProcessor:
             return outcome
         except Exception as exc:
             return self._retry_or_fail(claimed, exc, dlog)
-        self.processed += 1
         dlog.info("%s.%s: %s", delivery.event, delivery.action, outcome)
         return outcome
 

@@ -119,7 +119,6 @@ class DeployConfig:
     metadata_prefix: Mapping[str, str]
     artefact_prefix: Mapping[str, str]
     signing: Mapping[str, Mapping[str, str]]
-    artefact_upload_script: Optional[Path]
 
 
 @dataclass(frozen=True)

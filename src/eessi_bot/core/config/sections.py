@@ -109,7 +109,6 @@ def read_deploycfg(r: Reader) -> DeployConfig:
         metadata_prefix=_per_repo(r, s, "metadata_prefix"),
         artefact_prefix=_per_repo(r, s, "artefact_prefix"),
         signing=_signing(r),
-        artefact_upload_script=None,
     )
 
 

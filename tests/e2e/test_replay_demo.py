@@ -74,3 +74,20 @@ def test_demo_runs_without_github(tmp_path: Path) -> None:
     assert "job ended `COMPLETED`, exit code `0:0`" in out
     assert "|`amd-zen2`|`x86_64/amd/zen2`|eessi.io-2023.06-software|finished|:grin: SUCCESS|" in out
     assert out.rstrip().endswith("demo: done")
+
+
+def test_try_on_a_local_branch(tmp_path: Path) -> None:
+    """`eessi-bot try`: a branch of a checkout plays a PR; the comments are printed, nothing is posted."""
+    from tests.fakes.upstream import make_upstream
+
+    upstream = make_upstream(tmp_path / "checkout")
+    upstream.commit("feature", {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"}, "add GCC")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "eessi_bot", "try", "--repo", str(upstream.path), "--branch",
+                             "feature", "--timeout", "60", "bot: build for:arch=x86_64/amd/zen2"],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "try: feature (" in out and "as a PR against main" in out
+    assert "job 1 (cpu_zen2, eessi.io-2023.06-software): finished: :grin: SUCCESS built easyconfigs: - GCC-13.2.0.eb" in out
+    assert "job ended `COMPLETED`, exit code `0:0`" in out

@@ -9,6 +9,7 @@ from typing import Iterator, Tuple
 
 import pytest
 
+from eessi_bot.ports.scheduler import SchedulerUnavailable
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import Upstream, make_upstream
 
@@ -207,3 +208,67 @@ def test_unexpected_error_is_retried_then_reported_once(site: Tuple[Pipeline, Up
     (answer,) = bot.bot_comments()
     assert "the bot failed internally; the site's administrator finds the details in its log" in answer
     assert bot.runtime.inbox.counts() == {"done": 1}
+
+
+class SbatchHangs:
+    """sbatch never answers in time: whether the job exists is unknown, so it is looked for, not repeated."""
+
+    def __init__(self) -> None:
+        self.submits = 0
+        self.finds = 0
+
+    def submit(self, submission: object) -> str:
+        self.submits += 1
+        raise SchedulerUnavailable("sbatch did not answer within 60 s")
+
+    def find(self, submission: object) -> None:
+        self.finds += 1
+
+
+def test_an_uncertain_submission_is_looked_for_and_finally_given_up(site: Tuple[Pipeline, Upstream]) -> None:
+    bot, _ = site
+    hanging = SbatchHangs()
+    bot.runtime.builder.scheduler = hanging  # type: ignore[assignment]
+    assert "retrying" in bot.comment("bot: build for:arch=zen2 repo:software")
+    (job,) = job_rows(bot)
+    assert job.state.value == "submitting"
+    for _ in range(10):
+        bot.clock.advance(700)
+        bot.runtime.drain()
+    (job,) = job_rows(bot)
+    assert job.state.value == "submit_failed" and "given up" in (job.error or "")
+    assert hanging.finds == hanging.submits - 1, "every retry looked for the earlier submission first"
+    assert "the bot failed internally" in bot.bot_comments()[-1]
+    assert bot.runtime.jobs.unfinished_for_pr(REPO, PR) == 0, "nothing blocks the PR's clean-up"
+
+
+def test_links_in_the_pr_do_not_make_the_bot_write_elsewhere(tmp_path: Path) -> None:
+    """A PR that adds `7.diff`, `cfg` or `cfg/job.cfg` as links must not get the bot to overwrite the
+    files they point to while it prepares the job (before any of the PR's code runs)."""
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    (victims / "authorized_keys").write_text("ssh-ed25519 AAAA admin\n")
+    (victims / "app.cfg").write_text("[github]\nsecret stuff\n")
+    upstream = make_upstream(tmp_path / "remote")
+    work = upstream.path.parent / "work-evil"
+    from tests.fakes.upstream import git
+
+    git(upstream.path, "worktree", "add", "-q", "-b", "evil", str(work), "main")
+    (work / f"{PR}.diff").symlink_to(victims / "authorized_keys")
+    (work / "cfg").mkdir()
+    (work / "cfg" / "job.cfg").symlink_to(victims / "app.cfg")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "links")
+    head = git(work, "rev-parse", "HEAD")
+    git(upstream.path, "update-ref", f"refs/pull/{PR}/head", head)
+    bot = Pipeline(tmp_path / "site")
+    bot.open_pr(upstream, head)
+    bot.comment("bot: build for:arch=zen2 repo:software")
+    (job,) = job_rows(bot)
+    assert job.state.value == "submitted"
+    assert (victims / "authorized_keys").read_text() == "ssh-ed25519 AAAA admin\n"
+    assert (victims / "app.cfg").read_text() == "[github]\nsecret stuff\n"
+    job_dir = Path(job.job_dir)
+    assert not (job_dir / f"{PR}.diff").is_symlink() and not (job_dir / "cfg" / "job.cfg").is_symlink()
+    assert "[architecture]" in (job_dir / "cfg" / "job.cfg").read_text()
+    bot.close()

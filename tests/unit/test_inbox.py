@@ -60,3 +60,19 @@ def test_retry_waits_and_fail_is_final(tmp_path: Path) -> None:
     assert inbox.next_ready_at() == 100.0
     assert inbox.claim("w", 100.0) is not None
     assert inbox.counts() == {"failed": 1, "processing": 1}
+
+
+def test_a_retrying_delivery_is_not_overtaken_by_a_later_one_of_its_pr(tmp_path: Path) -> None:
+    """A `bot: cancel` (or a close) must not run before the build it follows, which waits for a retry."""
+    inbox = Inbox(Database(tmp_path / "db"))
+    inbox.store(delivery("build"), 1.0)
+    inbox.store(delivery("cancel"), 2.0)
+    inbox.store(delivery("other-pr", 9), 3.0)
+    claimed = inbox.claim("w", 10.0)
+    assert claimed is not None and claimed.delivery.id == "build"
+    inbox.retry("build", "GitHub 502", 100.0)
+    later = inbox.claim("w", 11.0)
+    assert later is not None and later.delivery.id == "other-pr"
+    assert inbox.claim("w", 12.0) is None
+    again = inbox.claim("w", 100.0)
+    assert again is not None and again.delivery.id == "build"

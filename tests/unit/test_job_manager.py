@@ -219,3 +219,17 @@ def test_restart_reports_jobs_that_ended_while_down(tmp_path: Path, bots: List[P
     assert len(finished_rows) == 2
     again.runtime.manage()
     assert [r for j in jobs(again) for r in j.rows if r.status == "finished"] == finished_rows
+
+
+def test_a_fifo_result_file_does_not_stop_the_manager(tmp_path: Path, bots: List[Pipeline]) -> None:
+    """A check script that makes its result file a FIFO would block a plain open() for ever."""
+    bot, upstream = make_bot(tmp_path)
+    bots.append(bot)
+    fifo_check = '#!/bin/bash\nmkfifo "_bot_job${SLURM_JOB_ID}.result"\n'
+    head = upstream.open_pr(PR, {"bot/check-build.sh": fifo_check})
+    bot.open_pr(upstream, head)
+    bot.comment("bot: build for:arch=zen2")
+    drive(bot, lambda: all_finished(bot), timeout=20)
+    (job,) = jobs(bot)
+    assert job.result_status == "UNKNOWN"
+    assert f"Job results file `_bot_job{job.job_id}.result` does not exist" in job.rows[-1].comment

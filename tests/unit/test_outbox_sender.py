@@ -134,17 +134,50 @@ def test_deleted_comment_is_made_again(setup: Setup) -> None:
     assert setup.bodies() == ["v2"]
 
 
-def test_gives_up_after_many_transient_failures(setup: Setup) -> None:
-    for _ in range(MAX_ATTEMPTS + 2):
+def test_github_outages_are_waited_out(setup: Setup) -> None:
+    """A result must not be lost because GitHub answered 5xx for an hour."""
+    for _ in range(MAX_ATTEMPTS + 3):
         setup.github.fail("react", Transient("HTTP 503"))
     effects = Effects()
     effects.reaction("r", REPO, 5, "eyes")
     setup.outbox.put(effects, setup.clock.now())
-    for _ in range(MAX_ATTEMPTS + 1):
+    for _ in range(MAX_ATTEMPTS + 4):
+        setup.sender.send_due()
+        setup.clock.advance(400)
+    assert setup.github.calls.count("react") == MAX_ATTEMPTS + 4
+    assert setup.outbox.counts() == {"pending": 0, "failed": 0, "sent": 1}
+
+
+class Broken(FlakyGitHub):
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        self.calls.append("react")
+        raise KeyError("a bug")
+
+
+def test_a_bug_is_given_up_after_a_few_attempts(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    setup.github = Broken(app_id=7, slug="bot")
+    setup.sender.github = setup.github
+    effects = Effects()
+    effects.reaction("r", REPO, 5, "eyes")
+    setup.outbox.put(effects, setup.clock.now())
+    for _ in range(MAX_ATTEMPTS + 3):
         setup.sender.send_due()
         setup.clock.advance(400)
     assert setup.github.calls.count("react") == MAX_ATTEMPTS
     assert setup.outbox.counts()["failed"] == 1
+
+
+def test_a_rate_limit_holds_back_every_write(setup: Setup) -> None:
+    """GitHub's Retry-After is for the App, not for one request: nothing else goes out meanwhile."""
+    setup.github.fail("create", RateLimited("secondary rate limit", setup.clock.now() + 60))
+    setup.comment("a", "first", issue=1)
+    setup.comment("b", "second", issue=2)
+    assert setup.sender.send_due() == pytest.approx(60)
+    assert setup.github.calls == ["create"]
+    setup.clock.advance(61)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "create", "create"]
 
 
 def test_pacing_holds_writes_back(tmp_path: Path) -> None:

@@ -31,7 +31,10 @@ def submission(options: Tuple[str, ...] = (), hold: bool = True, delay: Optional
     (submission(hold=False, delay=120),
      ["sbatch", "--begin=now+120", "--time=24:00:00", "--job-name=prod", "--comment=d:0:n:r",
       "--export=HOME,PATH", "/bot/bot-build.slurm"]),
-], ids=["hold-default-time", "own-time", "short-time-flag", "delayed-begin"])
+    (submission(("--time-min=30",)),
+     ["sbatch", "--hold", "--time=24:00:00", "--time-min=30", "--job-name=prod", "--comment=d:0:n:r",
+      "--export=HOME,PATH", "/bot/bot-build.slurm"]),
+], ids=["hold-default-time", "own-time", "short-time-flag", "delayed-begin", "time-min-is-no-limit"])
 def test_sbatch_argv(sub: Submission, expected: list) -> None:
     assert list(sbatch_argv(("sbatch",), sub)) == expected
     assert list(sbatch_argv(("sbatch",), sub)).count("--hold") <= 1

@@ -158,3 +158,9 @@ def test_cancelled_by_is_named() -> None:
 def test_parse_result(data: Optional[bytes], status: str, description: Optional[str], artefacts: tuple) -> None:
     parsed = parse_result(data, "RESULT")
     assert (parsed.status, parsed.description, parsed.artefacts) == (status, description, artefacts)
+
+
+def test_failing_accounting_does_not_make_jobs_vanish() -> None:
+    job = replace(at(JobState.RUNNING), missing_polls=MAX_MISSING_POLLS - 1)
+    step = advance(job, Seen(None, accounting_answered=False), TEMPLATE_DEFAULTS, NOW, False)
+    assert not step.needs_outcome and step.job.missing_polls == MAX_MISSING_POLLS - 1

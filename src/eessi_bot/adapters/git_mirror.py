@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from eessi_bot.adapters.safe_files import write_new
 from eessi_bot.ports.git import Checkout, GitError
 
 MIN_GIT_VERSION = (2, 38)  # `git merge-tree --write-tree`
@@ -379,15 +380,22 @@ class GitMirrors:
         if not (mirror / "HEAD").is_file():
             raise GitError("clone", f"there is no mirror of {checkout.url} to make {dest} from")
         dest = Path(dest).absolute()
-        seed = self._seed(mirror, checkout, pr_number)
         try:
             _remove_tree(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GitError("clone", f"cannot make a fresh directory {dest}: {exc}") from exc
-        # cp (not shutil.copytree): a C loop, and copy-on-write clones where the file system has them.
-        _ok(["cp", "-a", "--reflink=auto", "--", str(seed), str(dest)], stage="clone",
-            what=f"copying the prepared tree to {dest}", timeout=self.local_timeout)
+        lock = mirror.with_name(mirror.name + ".lock")
+        for _ in range(3):
+            seed = self._seed(mirror, checkout, pr_number)
+            with _flock(lock, exclusive=False):  # no seed is pruned while it is being copied
+                if not seed.is_dir():
+                    continue  # pruned between its making and this copy: make it again
+                # cp (not shutil.copytree): a C loop, and copy-on-write clones where the file system has them.
+                _ok(["cp", "-a", "--reflink=auto", "--", str(seed), str(dest)], stage="clone",
+                    what=f"copying the prepared tree to {dest}", timeout=self.local_timeout)
+                return
+        raise GitError("clone", f"the prepared tree for {dest} kept disappearing (too many builds at once?)")
 
     def _seed(self, mirror: Path, checkout: Checkout, pr_number: int) -> Path:
         """`<mirror>.trees/<merged tree>-<N>`, built under the mirror's lock; old seeds are pruned."""
@@ -425,7 +433,7 @@ class GitMirrors:
         apply = ("apply", "--whitespace=nowarn", "--allow-empty")
         self._git(dest, *apply, stdin=patch, stage="apply", what="applying the PR's changes")
         try:
-            (dest / f"{pr_number}.diff").write_bytes(pr_diff)
+            write_new(dest / f"{pr_number}.diff", pr_diff)  # the PR may have put a link there
         except OSError as exc:
             raise GitError("pr_diff", f"cannot write {pr_number}.diff: {exc}") from exc
 

@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from eessi_bot.adapters.safe_files import read_text, write_new
 from eessi_bot.ports.scheduler import JobStatus, SchedulerUnavailable, Submission, SubmitError, Tracked
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,8 @@ def _stat(pid: int) -> Optional[List[str]]:
 
 def _read_pid_file(path: Path) -> Optional[Tuple[int, str]]:
     """("PID START_TIME") as (pid, start time); start time "" when the wrapper could not read it."""
-    try:
-        parts = path.read_text(encoding="utf-8", errors="replace").split()
-    except OSError:
-        return None
+    text = read_text(path)
+    parts = text.split() if text is not None else []
     if not parts or not parts[0].isdigit() or int(parts[0]) <= 1:
         return None
     return int(parts[0]), parts[1] if len(parts) > 1 else ""
@@ -162,18 +161,20 @@ class LocalScheduler:
     def submit(self, submission: Submission) -> str:
         limit = time_limit_seconds(submission.options)
         job_id = self.allocate_id()
-        (submission.job_dir / ID_FILE).write_text(f"{job_id} {submission.marker}\n", encoding="utf-8")
+        write_new(submission.job_dir / ID_FILE, f"{job_id} {submission.marker}\n".encode())
         argv = ["setsid", "--fork", "bash", str(self.wrapper), str(submission.job_dir), job_id,
                 str(submission.script), str(limit)]
         log_path = submission.job_dir / LOG_FILE
         try:
-            with log_path.open("ab") as log:
+            write_new(log_path, b"")
+            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "ab") as log:
                 result = subprocess.run(argv, cwd=submission.job_dir, env=dict(submission.environment),
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SubmitError(f"cannot start the local job: {exc}") from exc
         if result.returncode != 0:
-            raise SubmitError(f"cannot start the local job: {log_path.read_text(errors='replace')[-1000:]}")
+            raise SubmitError(f"cannot start the local job: {(read_text(log_path, 1000) or '')[-1000:]}")
         return job_id
 
     def find(self, submission: Submission) -> Optional[str]:
@@ -181,7 +182,7 @@ class LocalScheduler:
         id_file = submission.job_dir / ID_FILE
         if not id_file.exists() or not (submission.job_dir / PID_FILE).exists():
             return None
-        job_id, _, marker = id_file.read_text(encoding="utf-8").strip().partition(" ")
+        job_id, _, marker = (read_text(id_file) or "").strip().partition(" ")
         return job_id if marker == submission.marker else None
 
     # -- following jobs ------------------------------------------------------------------------------
@@ -224,10 +225,10 @@ class LocalScheduler:
     # -- helpers -------------------------------------------------------------------------------------
     def _status(self, job: Tracked) -> Optional[JobStatus]:
         job_dir = job.job_dir
-        try:
-            recorded_id = (job_dir / ID_FILE).read_text(encoding="utf-8", errors="replace").split()
-        except OSError:
+        recorded = read_text(job_dir / ID_FILE)
+        if recorded is None:
             return None  # no job dir, or never submitted here
+        recorded_id = recorded.split()
         if not recorded_id or recorded_id[0] != job.job_id:
             return None  # the dir belongs to another submission
         pid = _read_pid_file(job_dir / PID_FILE)
@@ -254,10 +255,10 @@ class LocalScheduler:
 
     @staticmethod
     def _exit_record(job_dir: Path) -> Optional[JobStatus]:
-        try:
-            parts = (job_dir / EXIT_FILE).read_text(encoding="utf-8", errors="replace").split()
-        except OSError:
+        text = read_text(job_dir / EXIT_FILE)
+        if text is None:
             return None
+        parts = text.split()
         if len(parts) == 2 and parts[0].isdigit() and parts[1] in END_STATES:
             return JobStatus(parts[1], exit_code=f"{int(parts[0])}:0")
         return JobStatus("FAILED", reason=f"unreadable {EXIT_FILE}")

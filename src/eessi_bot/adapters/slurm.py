@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import threading
+from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from eessi_bot.ports.scheduler import (
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = "24:00:00"
 _SUBMITTED = re.compile(r"Submitted batch job (\d+)")
 _PARSABLE = re.compile(r"^(\d+)(;\S+)?$")
-TIMEOUT = 120
 """Seconds sbatch may take."""
 POLL_TIMEOUT = 60.0
 """Seconds squeue, sacct, scontrol and scancel may take."""
@@ -54,7 +54,9 @@ _GONE = ("Invalid job id", "already finished", "already completing or completed"
 
 
 def has_time_limit(options: Sequence[str]) -> bool:
-    return any(o.startswith("--time") or o.startswith("-t") for o in options)
+    """`--time`, `--time=...`, `-t ...` or `-t...` (not `--time-min`, which is another option)."""
+    return any(o in ("--time", "-t") or o.startswith("--time=") or (o.startswith("-t") and not o.startswith("--"))
+               for o in options)
 
 
 def sbatch_argv(submit_command: Sequence[str], submission: Submission) -> Tuple[str, ...]:
@@ -170,12 +172,11 @@ class SlurmScheduler:
         self._lock = threading.Lock()
 
     def submit(self, submission: Submission) -> str:
+        """sbatch; SubmitError when Slurm refuses the job (shown on the PR). When sbatch cannot be run or
+        does not answer in time, whether the job exists is unknown: SchedulerUnavailable (the caller
+        looks for it by its marker before submitting again)."""
         argv = sbatch_argv(self.submit_command, submission)
-        try:
-            result = subprocess.run(argv, cwd=submission.job_dir, env=sbatch_environment(submission.environment),
-                                    capture_output=True, text=True, timeout=TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SubmitError(f"cannot run {argv[0]}: {exc}") from exc
+        result = self._run(argv, cwd=submission.job_dir, env=sbatch_environment(submission.environment))
         output = result.stdout.strip()
         if result.returncode != 0:
             raise SubmitError((result.stderr.strip() or output or f"{argv[0]} exited with {result.returncode}")[-2000:])
@@ -188,13 +189,12 @@ class SlurmScheduler:
         raise SubmitError(f"cannot read a job id from the output of {argv[0]}: {output[-500:]!r}")
 
     def find(self, submission: Submission) -> Optional[str]:
+        """An earlier submission of this job, by the marker sbatch stored as its comment."""
         argv = [*self.poll_command, "--noheader", "--states=all", f"--name={submission.name}",
-                f"--user={self.user}",
-                "--format=%i %k"]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                                env=client_environment())
+                f"--user={self.user}", "--format=%i %k"]
+        result = self._run(argv)
         if result.returncode != 0:
-            raise SubmitError(f"cannot look for an earlier submission: {result.stderr.strip()[-500:]}")
+            raise SchedulerUnavailable(_failure(argv, result))
         for line in result.stdout.splitlines():
             job_id, _, comment = line.strip().partition(" ")
             if comment.strip() == submission.marker:
@@ -341,12 +341,14 @@ class SlurmScheduler:
                 return None
         return fill_template(command, row)
 
-    def _run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: Sequence[str], cwd: Optional[Path] = None,
+             env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess[str]:
         """Run a Slurm command with the timeout; in a process group of its own, so that a command that
         hangs is killed together with whatever it started (a site's wrapper script, say)."""
         try:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, errors="replace", env=client_environment(),
+                                    stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
+                                    env=dict(env) if env is not None else client_environment(),
                                     start_new_session=True)
         except OSError as exc:
             raise SchedulerUnavailable(f"cannot run {argv[0]}: {exc}") from exc

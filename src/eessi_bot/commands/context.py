@@ -65,6 +65,10 @@ class Jobs(Protocol):
 
     def reopen_pr(self, repo: str, pr_number: int) -> None: ...
 
+    def abandon(self, delivery_id: str) -> None:
+        """The delivery will not be tried again: its jobs that never got submitted are marked failed."""
+        ...
+
 
 class CommandError(Exception):
     """A failure the commenter can act on; its message goes to the PR as is."""

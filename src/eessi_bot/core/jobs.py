@@ -54,6 +54,12 @@ class JobState(str, enum.Enum):
     FINISHED = "finished"
 
 
+FOLLOWED = (JobState.SUBMITTED, JobState.RELEASED, JobState.RUNNING)
+"""Submitted and not finished: what the job manager follows and `bot: cancel` can cancel."""
+UNFINISHED = (JobState.PREPARING, JobState.PREPARED, JobState.SUBMITTING, *FOLLOWED)
+"""Everything before the end: a closed PR's directories wait for these."""
+
+
 @dataclass(frozen=True)
 class Row:
     """One row of the job comment's table: `|date|job status|comment|`."""

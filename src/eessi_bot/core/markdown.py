@@ -18,8 +18,9 @@ def code(text: str) -> str:
 
 
 def cell(text: str) -> str:
-    """Text for one markdown table cell: one line, with `|` escaped."""
-    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    """Text for one markdown table cell: one line, `|` escaped, and no HTML comment opened (text from
+    result files must not carry a marker like the bot's own hidden ones)."""
+    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|").replace("<!--", "&lt;!--")
 
 
 def indented(lines: Sequence[str]) -> str:

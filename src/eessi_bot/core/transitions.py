@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 from eessi_bot.core.job_comment import comment_date
 from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
 from eessi_bot.core.markdown import code
-from eessi_bot.core.results import Result
+from eessi_bot.core.results import Result, result_name, test_name
 
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
 MAX_MISSING_POLLS = 5
@@ -32,6 +32,9 @@ class Seen:
     """From accounting (sacct), asked only for jobs that left the queue or ended."""
     marker_exit: Optional[str] = None
     """Exit code the job script wrote into its end marker, if the marker exists."""
+    accounting_answered: bool = True
+    """False when accounting was asked and failed: a job missing from the queue is then not counted
+    as missing (it may well be known to accounting)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
             return Step(job, needs_outcome=True)
         return Step(job if job.ending_since is not None else replace(job, ending_since=since))
     if status is None:
+        if not seen.accounting_answered:
+            return Step(job)
         missing = job.missing_polls + 1
         if missing >= MAX_MISSING_POLLS:
             return Step(replace(job, missing_polls=missing), needs_outcome=True)
@@ -100,8 +105,8 @@ def finish(job: Job, seen: Seen, outcome: Outcome, templates: Mapping[str, str],
     state = end_state(seen)
     known = [s.exit_code for s in (seen.end, seen.status) if s is not None and s.exit_code]
     exit_code = known[0] if known else seen.marker_exit
-    result_file = f"_bot_job{job.job_id}.result"
-    test_file = f"_bot_job{job.job_id}.test"
+    result_file = result_name(job.job_id or "")
+    test_file = test_name(job.job_id or "")
     parts = []
     if not outcome.job_dir_exists:
         parts.append(f"job directory {code(job.job_dir)} no longer exists")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from eessi_bot.adapters.safe_files import clear, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.commands.context import Request
 from eessi_bot.core.arguments import Arguments
@@ -68,13 +69,13 @@ class BuildService:
         except GitError as exc:
             report.download_error = self._download_error(exc)
             return report
-        run = paths.run_dir(paths.pr_dir(self.config.buildenv.jobs_base_dir, request.repo, request.number,
-                                         request.received_at), request.delivery_id, request.line)
+        pr = paths.pr_dir(self.config.buildenv.jobs_base_dir, request.repo, request.number, request.received_at)
+        run = paths.run_dir(pr, request.delivery_id, request.line)
         for target in targets:
             job = self._job(build_key, request, target, run)
             try:
                 job = self._prepare(job, target, pin, args)
-                job = self._submit(job, pin)
+                job = self._submit(job, pin, pr)
             except (SubmitError, GitError, OSError) as exc:
                 message = exc.message if isinstance(exc, GitError) else str(exc)
                 log.warning("job %s: %s", job.key, message)
@@ -127,17 +128,22 @@ class BuildService:
         directory = Path(job.job_dir)
         self.git.make_tree(pin.checkout, directory, pin.pr_number)
         cfg = directory / CFG_DIR
-        shutil.copytree(self.config.repos_cfg_dir, cfg, dirs_exist_ok=True)
+        clear(cfg)  # whatever the PR put there goes: cfg/ is the bot's
+        shutil.copytree(self.config.repos_cfg_dir, cfg, symlinks=True)
         repo = self.config.repos.get(target.repo_id)
-        (cfg / JOB_CFG).write_text(render_job_cfg(target, self.config.buildenv.site_config, repo, cfg),
-                                   encoding="utf-8")
+        write_new(cfg / JOB_CFG, render_job_cfg(target, self.config.buildenv.site_config, repo, cfg).encode())
         if args.exports:
-            (cfg / EXPORT_VARS).write_text(render_export_vars(args.exports), encoding="utf-8")
+            write_new(cfg / EXPORT_VARS, render_export_vars(args.exports).encode())
         job = replace(job, state=JobState.PREPARED)
         self.store.save(job, self.clock.now())
         return job
 
-    def _submit(self, job: Job, pin: BuildPin) -> Job:
+    def _submit(self, job: Job, pin: BuildPin, pr: Path) -> Job:
+        """Submit (or find the earlier submission of) a prepared job, and record its id at once.
+
+        An answer the scheduler may or may not have acted on (a timeout) raises SchedulerUnavailable:
+        the job stays SUBMITTING and the command is retried, which looks for it by its marker first.
+        """
         if job.state not in (JobState.PREPARED, JobState.SUBMITTING):
             return job
         submission = self._submission(job)
@@ -149,35 +155,32 @@ class BuildService:
             log.info("job %s: submitted as %s", job.key, job_id)
         else:
             log.info("job %s: found earlier submission %s", job.key, job_id)
-        symlink = self._links(job, job_id)
         row = submitted_row(self.config.templates, job_id, self.clock.now(), submission.begin_delay)
-        job = replace(job, state=JobState.SUBMITTED, job_id=job_id, symlink=str(symlink))
-        job = job.with_row(row)
-        metadata = render_metadata(job.repo, job.pr_number, -1, pin.checkout)
-        (Path(job.job_dir) / metadata_name(job_id)).write_text(metadata, encoding="utf-8")
-        self.comments.save(job, self.clock.now())
+        job = replace(job, state=JobState.SUBMITTED, job_id=job_id, symlink=str(pr / job_id)).with_row(row)
+        job = self.comments.save(job, self.clock.now())
+        self._write_extras(job, pin, pr)
         return job
 
     def _submission(self, job: Job) -> Submission:
         b = self.config.buildenv
         node = next(n for n in self.config.node_types if n.name == job.node_type)
-        delayed = b.job_handover_protocol == "delayed_begin"
-        delay = int(b.job_delay_begin_factor * self.config.job_manager.poll_interval) if delayed else None
+        delay = int(b.job_delay_begin_factor * self.config.job_manager.poll_interval) if b.delayed_begin else None
         return Submission(job_dir=Path(job.job_dir), script=b.build_job_script or self.job_script,
                           name=b.job_name, marker=job.key, options=(*b.slurm_params, *node.slurm_params),
-                          hold=not delayed, begin_delay=delay, environment=self.environment)
+                          hold=not b.delayed_begin, begin_delay=delay, environment=self.environment)
 
-    def _links(self, job: Job, job_id: str) -> Path:
-        """`pr_N/<job id>` → job dir (shown in the comment) and `job_ids_dir/submitted/<job id>` for admins."""
+    def _write_extras(self, job: Job, pin: BuildPin, pr: Path) -> None:
+        """The metadata file and the links `pr_N/<job id>` (shown in the comment) and
+        `job_ids_dir/submitted/<job id>` (for admins): useful, but the job is recorded without them."""
+        assert job.job_id is not None
         directory = Path(job.job_dir)
-        pr = directory
-        while not pr.name.startswith("pr_"):
-            pr = pr.parent
-        symlink = pr / job_id
-        submitted = self.config.job_manager.job_ids_dir / "submitted" / job_id
-        for link in (symlink, submitted):
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(directory)
-        return symlink
+        try:
+            write_new(directory / metadata_name(job.job_id), render_metadata(job.repo, job.pr_number, -1,
+                                                                             pin.checkout).encode())
+            for link in (pr / job.job_id, self.config.job_manager.job_ids_dir / "submitted" / job.job_id):
+                link.parent.mkdir(parents=True, exist_ok=True)
+                clear(link)
+                link.symlink_to(directory)
+        except OSError as exc:
+            log.warning("job %s: cannot write its metadata or links: %s", job.job_id, exc,
+                        extra={"job_id": job.job_id})

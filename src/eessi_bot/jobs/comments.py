@@ -21,21 +21,21 @@ class JobComments:
 
     def save(self, job: Job, now: float) -> Job:
         """Store `job` and the new body of its comment (per job, or the command's summary)."""
-        effects = Effects()
-        if job.job_id and self.config.bot_control.chatlevel > ChatLevel.INCOGNITO:
-            pin = self.store.pin(job.build_key)
-            head_sha = pin.checkout.head_sha if pin is not None else ""
+        saved = replace(job, updated_at=now)
+        if not job.job_id or self.config.bot_control.chatlevel <= ChatLevel.INCOGNITO:
+            self.store.save(saved, now)
+            return saved
+        pin = self.store.pin(job.build_key)
+        head_sha = pin.checkout.head_sha if pin is not None else ""
+
+        def render(siblings: List[Job]) -> Effects:
             if job.comment_key.startswith(SUMMARY_PREFIX):
-                body = render_summary(self.config.instance, self._siblings(job), head_sha)
+                body = render_summary(self.config.instance, [j for j in siblings if j.job_id], head_sha)
             else:
                 body = render_job_comment(self.config.templates, self.config.instance, job, head_sha)
+            effects = Effects()
             effects.comment(job.comment_key, job.repo, job.pr_number, body)
-        saved = replace(job, updated_at=now)
-        self.store.save(saved, now, effects)
-        return saved
+            return effects
 
-    def _siblings(self, job: Job) -> List[Job]:
-        jobs = [job if other.key == job.key else other for other in self.store.by_build(job.build_key)]
-        if all(other.key != job.key for other in jobs):
-            jobs.append(job)
-        return [j for j in jobs if j.job_id]
+        self.store.save(saved, now, render)
+        return saved

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from eessi_bot.adapters.safe_files import read_regular, read_text, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
-from eessi_bot.core.jobs import Job, JobState, JobStatus, Tracked
+from eessi_bot.core.jobs import FOLLOWED, Job, JobState, JobStatus, Tracked
 from eessi_bot.core.results import MAX_FILE_BYTES, parse_result, result_name, test_name
 from eessi_bot.core.transitions import Outcome, Seen, advance, finish
 from eessi_bot.jobs.comments import JobComments
@@ -73,14 +74,14 @@ class JobManager:
         if jobs:
             tracked = [job.tracked() for job in jobs]
             statuses = self.scheduler.poll(tracked)
-            ends = self._end_states(tracked, statuses)
+            ends, answered = self._end_states(tracked, statuses)
             budget = self._release_budget(jobs)
             after: List[Job] = []
             for job in jobs:
                 assert job.job_id is not None
                 try:
                     new, released = self._advance(job, statuses.get(job.job_id), ends.get(job.job_id),
-                                                  may_release=budget > 0)
+                                                  may_release=budget > 0, accounting_answered=answered)
                 except Exception:
                     stats.failed += 1
                     log.exception("job %s (%s): cannot follow it this time", job.job_id, job.key,
@@ -99,16 +100,17 @@ class JobManager:
             self.on_change.set()
         return stats
 
-    def _end_states(self, tracked: List[Tracked], statuses: Dict[str, JobStatus]) -> Dict[str, JobStatus]:
-        """Accounting for jobs that left the queue or ended without an exit code."""
+    def _end_states(self, tracked: List[Tracked],
+                    statuses: Dict[str, JobStatus]) -> Tuple[Dict[str, JobStatus], bool]:
+        """Accounting for jobs that left the queue or ended without an exit code; False if it failed."""
         need = [t for t in tracked if (s := statuses.get(t.job_id)) is None or (s.terminal and not s.exit_code)]
         if not need:
-            return {}
+            return {}, True
         try:
-            return self.scheduler.end_states(need)
+            return self.scheduler.end_states(need), True
         except SchedulerUnavailable as exc:
             log.warning("accounting did not answer (%s); deciding without it this time", exc)
-            return {}
+            return {}, False
 
     def _release_budget(self, jobs: List[Job]) -> int:
         """The local backend runs at most `local_max_jobs` at a time; Slurm decides for itself."""
@@ -117,14 +119,13 @@ class JobManager:
         busy = sum(1 for job in jobs if job.state in (JobState.RELEASED, JobState.RUNNING))
         return max(0, self.config.buildenv.local_max_jobs - busy)
 
-    def _advance(self, job: Job, status: Optional[JobStatus], end: Optional[JobStatus],
-                 may_release: bool) -> Tuple[Job, bool]:
+    def _advance(self, job: Job, status: Optional[JobStatus], end: Optional[JobStatus], may_release: bool,
+                 accounting_answered: bool) -> Tuple[Job, bool]:
         """The job after this cycle (saved with its comment when it changed), and whether it was released."""
         now = self.clock.now()
         marker = self._marker(job) if status is None or status.terminal or (end and end.terminal) else None
-        seen = Seen(status, end, marker)
-        delayed = self.config.buildenv.job_handover_protocol == "delayed_begin"
-        step = advance(job, seen, self.config.templates, now, delayed, may_release)
+        seen = Seen(status, end, marker, accounting_answered)
+        step = advance(job, seen, self.config.templates, now, self.config.buildenv.delayed_begin, may_release)
         new = step.job
         if step.release:
             self.scheduler.release(job.tracked())
@@ -139,16 +140,14 @@ class JobManager:
         return new, step.release
 
     def _marker(self, job: Job) -> Optional[str]:
-        try:
-            text = (Path(job.job_dir) / marker_name(job.job_id or "")).read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        return text if text.isdigit() else None
+        text = read_text(Path(job.job_dir) / marker_name(job.job_id or ""))
+        return text.strip() if text is not None and text.strip().isdigit() else None
 
     def _outcome(self, job: Job) -> Outcome:
         directory = Path(job.job_dir)
-        return Outcome(result=parse_result(_read(directory / result_name(job.job_id or "")), "RESULT"),
-                       test=parse_result(_read(directory / test_name(job.job_id or "")), "TEST"),
+        return Outcome(result=parse_result(read_regular(directory / result_name(job.job_id or ""), MAX_FILE_BYTES),
+                                           "RESULT"),
+                       test=parse_result(read_regular(directory / test_name(job.job_id or ""), MAX_FILE_BYTES), "TEST"),
                        job_dir_exists=directory.is_dir())
 
     def _link_finished(self, job: Job) -> None:
@@ -172,7 +171,7 @@ class JobManager:
                 self.store.set_metadata_comment_id(job.key, comment_id)
                 continue
             try:
-                path.write_text(render_metadata(job.repo, job.pr_number, comment_id, pin.checkout), encoding="utf-8")
+                write_new(path, render_metadata(job.repo, job.pr_number, comment_id, pin.checkout).encode())
             except OSError as exc:
                 log.warning("job %s: cannot write %s: %s", job.job_id, path, exc, extra={"job_id": job.job_id})
             self.store.set_metadata_comment_id(job.key, comment_id)
@@ -201,7 +200,7 @@ class JobManager:
 
     def _watch(self, jobs: List[Job]) -> None:
         self._watched = {job.job_id: Path(job.job_dir) for job in jobs
-                         if job.job_id and job.state in (JobState.RELEASED, JobState.RUNNING)}
+                         if job.job_id and job.state in FOLLOWED and job.state is not JobState.SUBMITTED}
         self._ending = any(job.ending_since is not None and job.state is not JobState.FINISHED for job in jobs)
         self._marker_wakes = {k: v for k, v in self._marker_wakes.items() if k in self._watched}
 
@@ -229,12 +228,4 @@ class JobManager:
                 self._marker_wakes[job_id] = wakes + 1
                 return True
         return False
-
-
-def _read(path: Path) -> Optional[bytes]:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        return None
 

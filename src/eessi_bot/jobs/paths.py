@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import List
 
 from eessi_bot.core.targets import Target
 
@@ -26,6 +27,13 @@ def pr_dir(jobs_base_dir: Path, repo: str, pr_number: int, received_at: float) -
     month = datetime.fromtimestamp(received_at, tz=timezone.utc).strftime("%Y.%m")
     owner, _, name = repo.partition("/")
     return jobs_base_dir / month / _segment(owner) / _segment(name) / f"pr_{pr_number}"
+
+
+def pr_dirs(jobs_base_dir: Path, repo: str, pr_number: int) -> List[Path]:
+    """The existing `pr_N` directories of `repo`'s PR, in every month."""
+    owner, _, name = repo.partition("/")
+    pattern = f"[0-9][0-9][0-9][0-9].[0-9][0-9]/{_segment(owner)}/{_segment(name)}/pr_{pr_number}"
+    return sorted(p for p in jobs_base_dir.glob(pattern) if p.is_dir() and not p.is_symlink())
 
 
 def run_dir(pr: Path, delivery_id: str, line: int) -> Path:

@@ -11,15 +11,13 @@ from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.commands.context import Request
 from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.build_report import BuildReport
-from eessi_bot.core.jobs import CancelReport, Job, JobState, JobView
+from eessi_bot.core.jobs import FOLLOWED, CancelReport, Job, JobView
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-
-UNFINISHED = (JobState.SUBMITTED, JobState.RELEASED, JobState.RUNNING)
 
 
 class JobService:
@@ -48,19 +46,19 @@ class JobService:
 
     def cancel(self, repo: str, pr_number: int, job_ids: Optional[Sequence[str]], sender: str) -> CancelReport:
         jobs = {job.job_id: job for job in self.store.for_pr(repo, pr_number) if job.job_id}
-        wanted = list(job_ids) if job_ids is not None else [i for i, j in jobs.items() if j.state in UNFINISHED]
+        wanted = list(job_ids) if job_ids is not None else [i for i, j in jobs.items() if j.state in FOLLOWED]
         cancelled: List[Job] = []
         refused = []
         for job_id in wanted:
             job = jobs.get(job_id)
             if job is None:
                 refused.append((job_id, "is not a job of this PR on this instance"))
-            elif job.state not in UNFINISHED:
+            elif job.state not in FOLLOWED:
                 refused.append((job_id, f"is already {job.state.value}"))
             else:
+                self.store.set_cancelled_by(job.key, sender, self.clock.now())
                 self.scheduler.cancel(job.tracked())
                 cancelled.append(replace(job, cancelled_by=sender))
-                self.store.save(cancelled[-1], self.clock.now())
                 log.info("job %s cancelled by %s", job_id, sender, extra={"job_id": job_id})
         if cancelled:
             self._wake()
@@ -76,6 +74,13 @@ class JobService:
 
     def reopen_pr(self, repo: str, pr_number: int) -> None:
         self.store.reopen_pr(repo, pr_number)
+
+    def abandon(self, delivery_id: str) -> None:
+        reason = (f"the command was given up (see the bot's log for delivery {delivery_id}); a job submitted "
+                  "meanwhile would carry this command's key as its Slurm comment")
+        if self.store.abandon(delivery_id, reason, self.clock.now()):
+            log.warning("jobs of delivery %s were never submitted and are marked failed", delivery_id,
+                        extra={"delivery_id": delivery_id})
 
     def _wake(self) -> None:
         if self.manager_wake is not None:

@@ -16,15 +16,10 @@ from typing import List
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
+from eessi_bot.jobs import paths
 from eessi_bot.ports.clock import Clock
 
 log = logging.getLogger(__name__)
-
-
-def pr_dirs(jobs_base_dir: Path, repo: str, pr_number: int) -> List[Path]:
-    owner, _, name = repo.partition("/")
-    return sorted(p for p in jobs_base_dir.glob(f"[0-9][0-9][0-9][0-9].[0-9][0-9]/{owner}/{name}/pr_{pr_number}")
-                  if p.is_dir())
 
 
 def _free(path: Path) -> Path:
@@ -67,7 +62,7 @@ class Trash:
         day = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).strftime("%Y.%m.%d")
         base = self.config.clean_up.trash_bin_dir / repo / day
         moved = []
-        for directory in pr_dirs(self.config.buildenv.jobs_base_dir, repo, number):
+        for directory in paths.pr_dirs(self.config.buildenv.jobs_base_dir, repo, number):
             month = directory.parents[2].name
             target = _free(base / month / directory.name)
             target.parent.mkdir(parents=True, exist_ok=True)

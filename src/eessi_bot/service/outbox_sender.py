@@ -20,6 +20,7 @@ from eessi_bot.service.identity import Identity
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+"""Unexpected errors (bugs) are given up after this many attempts; GitHub's own failures never are."""
 MAX_BACKOFF = 300.0
 
 
@@ -36,6 +37,8 @@ class OutboxSender:
         self.clock = clock
         self.pacer = pacer or Pacer()
         self.wake = threading.Event()
+        self._paused_until = 0.0
+        """GitHub said to wait (rate limit): no write at all goes out before this time."""
 
     def run(self, stop: threading.Event, idle: float = 1.0) -> None:
         while not stop.is_set():
@@ -51,6 +54,8 @@ class OutboxSender:
         """Send what is due now. Returns seconds until the next item is due (None: nothing waits)."""
         while True:
             now = self.clock.now()
+            if now < self._paused_until:
+                return self._paused_until - now
             items = self.outbox.due(now, limit=1)
             if not items:
                 next_at = self.outbox.next_due_at()
@@ -74,8 +79,10 @@ class OutboxSender:
             else:
                 self.outbox.record_failed(item.key, f"unknown outbox kind {item.kind!r}", now)
         except RateLimited as exc:
-            olog.warning("outbox %s: rate limited until %.0f: %s", item.key, exc.retry_at or now, exc)
-            self.outbox.record_retry(item.key, str(exc), exc.retry_at or now + 60, now)
+            until = exc.retry_at or now + 60
+            olog.warning("outbox %s: rate limited until %.0f; all writes wait: %s", item.key, until, exc)
+            self._paused_until = max(self._paused_until, until)
+            self.outbox.record_retry(item.key, str(exc), until, now, refused=True)
         except NotFound as exc:
             if item.kind == COMMENT and item.result_id is not None:
                 olog.warning("outbox %s: comment %s is gone; making it again", item.key, item.result_id)
@@ -86,15 +93,19 @@ class OutboxSender:
         except Rejected as exc:
             olog.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
             self.outbox.record_failed(item.key, str(exc), now)
+        except GitHubError as exc:  # transient (5xx, timeouts): GitHub comes back, the write waits for it
+            attempts = item.attempts + 1
+            olog.warning("outbox %s: GitHub error (attempt %d), retrying in %.0f s: %s", item.key, attempts,
+                         backoff(attempts), exc)
+            self.outbox.record_retry(item.key, str(exc), now + backoff(attempts), now)
         except Exception as exc:
-            kind = "GitHub error" if isinstance(exc, GitHubError) else "unexpected error"
             attempts = item.attempts + 1
             if attempts >= MAX_ATTEMPTS:
-                olog.error("outbox %s: %s after %d attempts, giving up: %s", item.key, kind, attempts, exc)
+                olog.exception("outbox %s: unexpected error after %d attempts, giving up", item.key, attempts)
                 self.outbox.record_failed(item.key, str(exc), now)
             else:
-                olog.warning("outbox %s: %s (attempt %d), retrying in %.0f s: %s", item.key, kind, attempts,
-                            backoff(attempts), exc, exc_info=not isinstance(exc, GitHubError))
+                olog.exception("outbox %s: unexpected error (attempt %d), retrying in %.0f s", item.key, attempts,
+                               backoff(attempts))
                 self.outbox.record_retry(item.key, str(exc), now + backoff(attempts), now)
 
     def _send_comment(self, item: OutboxItem, olog: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
@@ -125,7 +136,7 @@ class OutboxSender:
         assert item.issue_number is not None
         tag = marker(item.key)
         for comment in self.github.iter_comments(item.repo, item.issue_number):
-            if tag in comment.body and self.identity.wrote(comment):
+            if comment.body.rstrip().endswith(tag) and self.identity.wrote(comment):
                 return comment
         return None
 

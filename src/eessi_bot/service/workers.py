@@ -60,6 +60,8 @@ class DeliveryProcessor:
                                last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
+            if ctx.last_attempt and self.jobs is not None:
+                self.jobs.abandon(delivery.id)  # an error was reported instead of a retry
             if ctx.effects.items and self.on_effects is not None:
                 self.on_effects()
         except (EventError, DeliveryError) as exc:
@@ -81,6 +83,8 @@ class DeliveryProcessor:
             outcome = f"gave up after {claimed.attempts} attempts: {exc}"
             dlog.error(outcome, exc_info=not known)
             self.inbox.fail(claimed.delivery.id, outcome, now)
+            if self.jobs is not None:
+                self.jobs.abandon(claimed.delivery.id)
             return outcome
         at = retry_at or now + min(MAX_BACKOFF, 2.0 ** claimed.attempts)
         outcome = f"attempt {claimed.attempts} failed, retrying in {at - now:.0f} s: {exc}"

@@ -39,12 +39,17 @@ class Inbox:
             return cursor.rowcount == 1
 
     def claim(self, worker: str, now: float) -> Optional[Claimed]:
-        """The oldest ready delivery whose subject no other worker is processing (keeps PR order)."""
+        """The oldest ready delivery of a subject (PR) with no earlier delivery still to finish.
+
+        Deliveries of one PR run one at a time and in order, also when an earlier one waits for a
+        retry: a `bot: cancel` or a close must not overtake the build it follows.
+        """
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT * FROM deliveries AS d WHERE state = 'pending' AND next_attempt_at <= ? "
                 "AND (subject IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries AS p "
-                "     WHERE p.subject = d.subject AND p.state = 'processing')) "
+                "     WHERE p.subject = d.subject AND (p.state = 'processing' OR (p.state = 'pending' "
+                "     AND (p.received_at < d.received_at OR (p.received_at = d.received_at AND p.rowid < d.rowid)))))) "
                 "ORDER BY received_at, rowid LIMIT 1",
                 (now,),
             ).fetchone()

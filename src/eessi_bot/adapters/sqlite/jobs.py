@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.adapters.sqlite.outbox import store_effects
 from eessi_bot.core.effects import Effects
-from eessi_bot.core.jobs import BuildPin, Checkout, Job, JobState, Row
+from eessi_bot.core.jobs import FOLLOWED, UNFINISHED, BuildPin, Checkout, Job, JobState, Row
 
 _JOB_COLUMNS = ("key", "build_key", "repo", "pr_number", "node_type", "repo_id", "software_subdir", "accelerator",
                 "on_arch", "on_accelerator", "job_dir", "symlink", "backend", "job_id", "state", "rows", "error",
@@ -46,24 +46,27 @@ class JobStore:
         rows = self.db.connection().execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (build_key,))
         return [_job(row) for row in rows]
 
-    def save(self, job: Job, now: float, effects: Optional[Effects] = None) -> None:
-        """Insert or update the job's row and store `effects` (its comment) in the same transaction.
+    def save(self, job: Job, now: float, render: Optional[Callable[[List[Job]], Effects]] = None) -> None:
+        """Insert or update the job's row and, in the same transaction, store the effects (its comment)
+        that `render` makes from the jobs of its command as they stand after this save.
 
         One writer per job at a time: the worker handling its command until it is submitted, the job
-        manager afterwards.
+        manager afterwards. `cancelled_by` is the exception: `bot: cancel` sets it (`set_cancelled_by`)
+        while the manager may be saving the job, so a save never changes it.
         """
         values = _values(job)
         columns = ", ".join(_JOB_COLUMNS)
         marks = ", ".join("?" for _ in _JOB_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMNS if c != "key")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMNS if c not in ("key", "cancelled_by"))
         with self.db.write() as conn:
             conn.execute(
                 f"INSERT INTO jobs ({columns}, created_at, updated_at) VALUES ({marks}, ?, ?) "  # noqa: S608
                 f"ON CONFLICT (key) DO UPDATE SET {updates}, updated_at = excluded.updated_at, "
                 "version = jobs.version + 1",
                 (*values, now, now))
-            if effects is not None:
-                store_effects(conn, effects, None, now)
+            if render is not None:
+                siblings = conn.execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (job.build_key,))
+                store_effects(conn, render([_job(row) for row in siblings]), None, now)
 
     def active(self, backend: str) -> List[Job]:
         """Jobs the manager follows: submitted and not finished, oldest first.
@@ -73,8 +76,8 @@ class JobStore:
         """
         conn = self.db.connection()
         listed = conn.execute(
-            "SELECT key, version FROM jobs WHERE backend = ? AND state IN ('submitted', 'released', 'running') "
-            "ORDER BY created_at, rowid", (backend,)).fetchall()
+            f"SELECT key, version FROM jobs WHERE backend = ? AND state IN ({_marks(FOLLOWED)}) "  # noqa: S608
+            "ORDER BY created_at, rowid", (backend, *_states(FOLLOWED))).fetchall()
         stale = [key for key, version in listed if self._active.get(key, (-1,))[0] != version]
         for start in range(0, len(stale), 500):
             chunk = stale[start:start + 500]
@@ -104,6 +107,21 @@ class JobStore:
     def comment_url(self, comment_key: str) -> Optional[str]:
         row = self.db.connection().execute("SELECT result_url FROM outbox WHERE key = ?", (comment_key,)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
+
+    def abandon(self, delivery_id: str, reason: str, now: float) -> int:
+        """Jobs of a delivery given up for good that never got submitted: failed, so that they block
+        nothing (a closed PR's trash waits for unfinished jobs). A SUBMITTING job's fate is unknown:
+        the reason says where to look."""
+        prefix = delivery_id + ":"
+        with self.db.write() as conn:
+            sql = ("UPDATE jobs SET state = 'submit_failed', error = ?, version = version + 1, updated_at = ? "  # noqa: S608
+                   f"WHERE substr(build_key, 1, length(?)) = ? AND state IN ({_marks(PRE_SUBMIT)})")
+            return conn.execute(sql, (reason, now, prefix, prefix, *_states(PRE_SUBMIT))).rowcount
+
+    def set_cancelled_by(self, key: str, sender: str, now: float) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE jobs SET cancelled_by = ?, version = version + 1, updated_at = ? WHERE key = ?",
+                         (sender, now, key))
 
     def counts(self) -> Dict[str, int]:
         rows = self.db.connection().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state")
@@ -140,9 +158,8 @@ class JobStore:
 
     def unfinished_for_pr(self, repo: str, pr_number: int) -> int:
         row = self.db.connection().execute(
-            "SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr_number = ? "
-            "AND state IN ('preparing', 'prepared', 'submitting', 'submitted', 'released', 'running')",
-            (repo, pr_number)).fetchone()
+            f"SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr_number = ? AND state IN ({_marks(UNFINISHED)})",  # noqa: S608
+            (repo, pr_number, *_states(UNFINISHED))).fetchone()
         return int(row[0])
 
     def prune(self, before: float) -> int:
@@ -161,6 +178,17 @@ class JobStore:
         with self.db.write() as conn:
             cursor = conn.execute("INSERT INTO local_job_ids (created_at) VALUES (?)", (now,))
             return str(cursor.lastrowid)
+
+
+PRE_SUBMIT = tuple(s for s in UNFINISHED if s not in FOLLOWED)
+
+
+def _marks(states: Sequence[JobState]) -> str:
+    return ", ".join("?" for _ in states)
+
+
+def _states(states: Sequence[JobState]) -> Tuple[str, ...]:
+    return tuple(s.value for s in states)
 
 
 def _values(job: Job) -> tuple:  # type: ignore[type-arg]

@@ -81,7 +81,7 @@ class Outbox:
 
     def mark_in_flight(self, key: str, now: float) -> None:
         """Before a POST: if we die now, the next attempt must look for the comment first."""
-        self._update(key, "in_flight = 1, attempts = attempts + 1, updated_at = ?", now)
+        self._update(key, "in_flight = 1, updated_at = ?", now)
 
     def record_created(self, key: str, comment_id: int, url: str, version: int, now: float) -> None:
         self._update(key, "result_id = ?, result_url = ?, in_flight = 0, done_version = MAX(done_version, ?), "
@@ -100,12 +100,15 @@ class Outbox:
         """The comment we edit was deleted on GitHub: create it again."""
         self._update(key, "result_id = NULL, result_url = NULL, in_flight = 0, updated_at = ?", now)
 
-    def record_retry(self, key: str, error: str, at: float, now: float) -> None:
-        self._update(key, "attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ?",
-                     error[:500], at, now)
+    def record_retry(self, key: str, error: str, at: float, now: float, refused: bool = False) -> None:
+        """Try again at `at`. `refused`: GitHub said no (a rate limit), so nothing was written and it is
+        no failure of the write: not counted, and no POST is in doubt."""
+        changes = "in_flight = 0" if refused else "attempts = attempts + 1"
+        self._update(key, f"{changes}, last_error = ?, next_attempt_at = ?, updated_at = ?", error[:500], at, now)
 
     def record_failed(self, key: str, error: str, now: float) -> None:
-        self._update(key, "failed = 1, in_flight = 0, last_error = ?, updated_at = ?", error[:500], now)
+        """Given up. `in_flight` stays: should a new body revive the row, it looks for its comment first."""
+        self._update(key, "failed = 1, last_error = ?, updated_at = ?", error[:500], now)
 
     def counts(self) -> Dict[str, int]:
         row = self.db.connection().execute(

@@ -108,6 +108,12 @@ class BuildEnv:
     site_config: Mapping[str, str]
     """Values copied verbatim into `cfg/job.cfg [site_config]` (only the non-empty ones)."""
 
+    @property
+    def delayed_begin(self) -> bool:
+        """Jobs start on their own after a delay instead of waiting for the bot's release (Slurm only:
+        the local backend always holds and releases its jobs)."""
+        return self.job_handover_protocol == "delayed_begin" and self.job_backend == "slurm"
+
 
 @dataclass(frozen=True)
 class DeployConfig:

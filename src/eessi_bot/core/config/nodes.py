@@ -90,12 +90,17 @@ def _parse_one(reader: Reader, name: str, info: Any) -> Optional[NodeType]:
 
 def _slurm_params(reader: Reader, where: str, value: Any) -> Optional[Tuple[str, ...]]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    if not isinstance(value, str):
+        params = tuple(value)
+    elif not isinstance(value, str):
         reader.error(SECTION, KEY, f"{where}: \"slurm_params\" must be a string of sbatch options")
         return None
-    try:
-        return tuple(shlex.split(value))
-    except ValueError as exc:
-        reader.error(SECTION, KEY, f"{where}: \"slurm_params\" cannot be split into arguments: {exc}")
-        return None
+    else:
+        try:
+            params = tuple(shlex.split(value))
+        except ValueError as exc:
+            reader.error(SECTION, KEY, f"{where}: \"slurm_params\" cannot be split into arguments: {exc}")
+            return None
+    if "--hold" in params:
+        reader.note(SECTION, KEY, f"{where}: '--hold' is left out; the bot holds jobs itself when "
+                    "job_handover_protocol is hold_release")
+    return tuple(p for p in params if p != "--hold")

@@ -58,13 +58,17 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> Buil
         r.error(s, "job_sandbox", "bwrap is not available in this version of eessi-bot", "bwrap",
                 "use none; jobs then run as the bot's user without a sandbox")
     site_config = {key: value for key in SITE_CONFIG_KEYS if (value := r.text(s, key))}
+    backend = r.choice(s, "job_backend", ("slurm", "local"), "slurm")
+    protocol = r.choice(s, "job_handover_protocol", ("hold_release", "delayed_begin"), "hold_release")
+    if backend == "local" and protocol == "delayed_begin":
+        r.note(s, "job_handover_protocol", "is for Slurm; the local backend holds and releases its jobs itself",
+               protocol)
     return BuildEnv(
         jobs_base_dir=jobs_base_dir,
         build_job_script=build_job_script,
-        job_backend=r.choice(s, "job_backend", ("slurm", "local"), "slurm"),
+        job_backend=backend,
         job_name=job_name,
-        job_handover_protocol=r.choice(s, "job_handover_protocol", ("hold_release", "delayed_begin"),
-                                       "hold_release"),
+        job_handover_protocol=protocol,
         job_delay_begin_factor=r.number(s, "job_delay_begin_factor", 2.0),
         slurm_params=slurm_params,
         submit_command=submit_command or ("sbatch",),

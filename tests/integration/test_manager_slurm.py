@@ -97,14 +97,6 @@ def job_name(slurm_cluster: None) -> Iterator[str]:
     cancel_all(name)
 
 
-@pytest.fixture
-def bots() -> Iterator[List[Pipeline]]:
-    made: List[Pipeline] = []
-    yield made
-    for bot in made:
-        bot.close()
-
-
 def make_bot(root: Path, job_name: str, nodes: Dict[str, Tuple[str, str]], behaviours: Dict[str, Behaviour],
              bots: List[Pipeline]) -> Tuple[Pipeline, Upstream]:
     """A Slurm bot instance and a PR whose own bot/*.sh scripts behave as `behaviours` say."""

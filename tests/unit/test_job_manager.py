@@ -6,9 +6,7 @@ import configparser
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Tuple
-
-import pytest
+from typing import Callable, List, Tuple
 
 from eessi_bot.core.jobs import Job, JobState
 from tests.fakes.pipeline import PR, REPO, Pipeline
@@ -29,14 +27,6 @@ def make_bot(root: Path, seconds: float = 0, nodes: str = ONE_NODE, **site: obje
     bot = Pipeline(root / "site", node_type_map=nodes, extra="\n[job_manager]\npoll_interval = 1\n", **site)
     bot.open_pr(upstream, head)
     return bot, upstream
-
-
-@pytest.fixture
-def bots() -> Iterator[List[Pipeline]]:
-    made: List[Pipeline] = []
-    yield made
-    for bot in made:
-        bot.close()
 
 
 def jobs(bot: Pipeline) -> List[Job]:

@@ -295,33 +295,24 @@ class SlurmScheduler:
     def release(self, job: Tracked) -> None:
         """`scontrol release ID` (scontrol_command templated for the job). A job that ended or that Slurm
         no longer knows needs no release: logged, not raised."""
-        command = self._command(self.scontrol_command, job)
-        if command is None:
-            log.info("job %s: not released, squeue no longer shows it", job.job_id, extra={"job_id": job.job_id})
-            return
-        argv = [*command, "release", job.job_id]
-        result = self._run(argv)
-        if result.returncode == 0:
-            return
-        if any(text in result.stderr for text in _GONE):
-            log.info("job %s: not released: %s", job.job_id, result.stderr.strip().splitlines()[-1],
-                     extra={"job_id": job.job_id})
-            return
-        raise SchedulerUnavailable(_failure(argv, result))
+        self._act(self.scontrol_command, ["release", job.job_id], job, "released")
 
     def cancel(self, job: Tracked) -> None:
         """`scancel ID` (scancel_command templated like scontrol_command). A job that ended or that Slurm
         no longer knows is fine."""
-        command = self._command(self.scancel_command, job)
-        if command is None:
-            log.info("job %s: not cancelled, squeue no longer shows it", job.job_id, extra={"job_id": job.job_id})
+        self._act(self.scancel_command, [job.job_id], job, "cancelled")
+
+    def _act(self, command: Tuple[str, ...], args: List[str], job: Tracked, done: str) -> None:
+        filled = self._command(command, job)
+        if filled is None:
+            log.info("job %s: not %s, squeue no longer shows it", job.job_id, done, extra={"job_id": job.job_id})
             return
-        argv = [*command, job.job_id]
+        argv = [*filled, *args]
         result = self._run(argv)
         if result.returncode == 0:
             return
         if any(text in result.stderr for text in _GONE):
-            log.info("job %s: not cancelled: %s", job.job_id, result.stderr.strip().splitlines()[-1],
+            log.info("job %s: not %s: %s", job.job_id, done, result.stderr.strip().splitlines()[-1],
                      extra={"job_id": job.job_id})
             return
         raise SchedulerUnavailable(_failure(argv, result))

@@ -25,8 +25,7 @@ def site(tmp_path: Path) -> Iterator[Tuple[Pipeline, Upstream]]:
 
 
 def job_rows(bot: Pipeline) -> list:
-    return bot.runtime.jobs.by_build(bot.runtime.jobs.db.connection().execute(
-        "SELECT build_key FROM jobs LIMIT 1").fetchone()[0])
+    return bot.runtime.jobs.for_pr(REPO, PR)
 
 
 def test_one_job_for_zen2(site: Tuple[Pipeline, Upstream]) -> None:

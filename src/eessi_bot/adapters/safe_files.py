@@ -38,6 +38,13 @@ def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
         handle.write(data)
 
 
+def point(link: Path, target: Path) -> None:
+    """Make `link` a symbolic link to `target`, replacing whatever stands there (links for admins)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    clear(link)
+    link.symlink_to(target)
+
+
 def read_regular(path: Path, limit: int) -> Optional[bytes]:
     """The first `limit` + 1 bytes of a regular file, or None (missing, a link, a FIFO, a directory...)."""
     try:

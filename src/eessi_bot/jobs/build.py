@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from eessi_bot.adapters.safe_files import clear, write_new
+from eessi_bot.adapters.safe_files import clear, point, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.commands.context import Request
 from eessi_bot.core.arguments import Arguments
@@ -178,9 +178,7 @@ class BuildService:
             write_new(directory / metadata_name(job.job_id), render_metadata(job.repo, job.pr_number, -1,
                                                                              pin.checkout).encode())
             for link in (pr / job.job_id, self.config.job_manager.job_ids_dir / "submitted" / job.job_id):
-                link.parent.mkdir(parents=True, exist_ok=True)
-                clear(link)
-                link.symlink_to(directory)
+                point(link, directory)
         except OSError as exc:
             log.warning("job %s: cannot write its metadata or links: %s", job.job_id, exc,
                         extra={"job_id": job.job_id})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from eessi_bot.adapters.safe_files import read_regular, read_text, write_new
+from eessi_bot.adapters.safe_files import clear, point, read_regular, read_text, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
@@ -154,11 +154,8 @@ class JobManager:
         """`job_ids_dir/finished/<id>` for admins, as the EESSI bot kept them."""
         ids = self.config.job_manager.job_ids_dir
         try:
-            (ids / "finished").mkdir(parents=True, exist_ok=True)
-            (ids / "submitted" / str(job.job_id)).unlink(missing_ok=True)
-            link = ids / "finished" / str(job.job_id)
-            if not link.is_symlink():
-                link.symlink_to(job.job_dir)
+            clear(ids / "submitted" / str(job.job_id))
+            point(ids / "finished" / str(job.job_id), Path(job.job_dir))
         except OSError as exc:
             log.warning("job %s: cannot update the links in %s: %s", job.job_id, ids, exc)
 

@@ -42,10 +42,6 @@ class JobStore:
         row = self.db.connection().execute("SELECT * FROM jobs WHERE key = ?", (key,)).fetchone()
         return None if row is None else _job(row)
 
-    def by_build(self, build_key: str) -> List[Job]:
-        rows = self.db.connection().execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (build_key,))
-        return [_job(row) for row in rows]
-
     def save(self, job: Job, now: float, render: Optional[Callable[[List[Job]], Effects]] = None) -> None:
         """Insert or update the job's row and, in the same transaction, store the effects (its comment)
         that `render` makes from the jobs of its command as they stand after this save.

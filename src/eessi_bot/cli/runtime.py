@@ -100,8 +100,8 @@ class Runtime:
                                     self.jobs, clock, package_script("bot-build.slurm"))
         self.job_service = JobService(self.builder, self.jobs, self.scheduler, clock, manager_wake=self.manager.wake,
                                       cancel_on_close=config.clean_up.cancel_on_close)
-        self.processor = DeliveryProcessor(self.inbox, default_router(), config, github, clock,
-                                           default_registry(), on_effects=self.sender.wake.set, jobs=self.job_service)
+        self.processor = DeliveryProcessor(self.inbox, default_router(), config, clock, default_registry(),
+                                           self.job_service, on_effects=self.sender.wake.set)
         self.workers = WorkerPool(self.processor, self.inbox, clock, config.bot.workers)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []

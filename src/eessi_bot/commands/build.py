@@ -38,9 +38,7 @@ def handle(ctx: CommandContext, args: Arguments) -> Reply:
         lines.append("\n  - this instance builds on:")
         lines += [f"\n    - {line}" for line in offer(ctx.config)]
         return Reply("".join(lines))
-    if ctx.jobs is None:
-        raise CommandError("this bot process cannot submit jobs")
-    return _reply(ctx.jobs.build(ctx.request, args, match.targets))
+    return _reply(ctx.jobs.build(ctx.request, match.targets, args.exports))
 
 
 def _reply(report: BuildReport) -> Reply:

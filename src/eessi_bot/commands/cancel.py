@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from eessi_bot.commands.context import CommandContext, CommandError, Reply
+from eessi_bot.commands.context import CommandContext, Reply
 from eessi_bot.commands.registry import CommandSpec
 from eessi_bot.core.arguments import ArgumentError, Arguments
 from eessi_bot.core.markdown import code
@@ -27,8 +27,6 @@ def handle(ctx: CommandContext, args: Arguments) -> Reply:
     sender = ctx.request.sender
     if not ctx.config.buildenv.build_permission.allows(sender):
         return Reply(f"\n  - account {code(sender)} has NO permission to cancel jobs")
-    if ctx.jobs is None:
-        raise CommandError("this bot process keeps no jobs")
     report = ctx.jobs.cancel(ctx.request.repo, ctx.request.number, job_ids(args), sender)
     lines = [f"\n  - cancelled job {code(j.job_id or '?')} on node type {code(j.node_type)} for repository "
              f"{code(j.repo_id)}" for j in report.cancelled]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eessi_bot.commands.context import CommandContext, CommandError, Reply
+from eessi_bot.commands.context import CommandContext, Reply
 from eessi_bot.commands.registry import CommandSpec
 from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.markdown import indented
@@ -12,8 +12,6 @@ LAST_BUILD = "last_build"
 
 
 def handle(ctx: CommandContext, args: Arguments) -> Reply:
-    if ctx.jobs is None:
-        raise CommandError("this bot process keeps no jobs")
     views = ctx.jobs.for_pr(ctx.request.repo, ctx.request.number)
     if not views:
         return Reply(f"\n  - instance `{ctx.config.instance}` has no jobs for this PR")

@@ -1,18 +1,16 @@
-"""What an event handler gets: the delivery, the bot's configuration and ports, and an effects list."""
+"""What an event handler gets: the delivery, the bot's configuration, its jobs, and an effects list."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
-from eessi_bot.commands.context import Jobs
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.webhook import Delivery
-from eessi_bot.ports.clock import Clock
-from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.jobs import Jobs
 
 
 @dataclass
@@ -20,12 +18,10 @@ class EventContext:
     delivery: Delivery
     payload: Mapping[str, Any]
     config: Config
-    github: GitHub
-    clock: Clock
     registry: Registry
+    jobs: Jobs
     log: logging.LoggerAdapter  # type: ignore[type-arg]
     received_at: float
     last_attempt: bool = True
     """False while a failed delivery will be tried again (then an unexpected error is not yet reported)."""
-    jobs: Optional[Jobs] = None
     effects: Effects = field(default_factory=Effects)

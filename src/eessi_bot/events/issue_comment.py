@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from eessi_bot.commands.context import CommandContext, CommandError, Request
+from eessi_bot.commands.context import CommandContext, CommandError
 from eessi_bot.core.arguments import ArgumentError, parse_arguments
 from eessi_bot.core.command_text import MAX_COMMANDS, CommandLine, find_commands
 from eessi_bot.core.config import ChatLevel
@@ -19,6 +19,7 @@ from eessi_bot.core.pattern import PatternError, compile_pattern
 from eessi_bot.core.response import Outcome, render_notice, render_response
 from eessi_bot.events.context import EventContext
 from eessi_bot.ports.github import GitHubError
+from eessi_bot.ports.jobs import Request
 
 REACTION = "eyes"
 
@@ -89,8 +90,7 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
     request = Request(repo=event.repo, number=event.number, sender=event.sender.login,
                       comment_id=event.comment_id, comment_url=event.html_url,
                       delivery_id=ctx.delivery.id, line=line.line, received_at=ctx.received_at)
-    command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request,
-                                 github=ctx.github, clock=ctx.clock, log=ctx.log, jobs=ctx.jobs)
+    command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request, jobs=ctx.jobs)
     try:
         spec.check(args)
         reply = spec.handler(command_ctx, args)

@@ -38,8 +38,6 @@ def on_labeled(ctx: EventContext) -> str:
 def on_closed(ctx: EventContext) -> str:
     """Job directories go to the trash once the PR's jobs are done (the job manager moves them)."""
     event = pull_request(ctx.payload)
-    if ctx.jobs is None:
-        return "PR closed (no jobs kept here)"
     report = ctx.jobs.close_pr(event.repo, event.number, ctx.delivery.id, event.merged, event.sender.login)
     cancelled = f", cancelled jobs {', '.join(j.job_id or '?' for j in report.cancelled)}" if report.cancelled else ""
     return f"PR {'merged' if event.merged else 'closed'}{cancelled}; its job directories go to the trash"
@@ -47,6 +45,5 @@ def on_closed(ctx: EventContext) -> str:
 
 def on_reopened(ctx: EventContext) -> str:
     event = pull_request(ctx.payload)
-    if ctx.jobs is not None:
-        ctx.jobs.reopen_pr(event.repo, event.number)
+    ctx.jobs.reopen_pr(event.repo, event.number)
     return "PR reopened"

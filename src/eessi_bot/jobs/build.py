@@ -18,8 +18,6 @@ from typing import Mapping, Optional, Sequence
 
 from eessi_bot.adapters.safe_files import clear, point, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
-from eessi_bot.commands.context import Request
-from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
 from eessi_bot.core.job_comment import submitted_row
@@ -41,6 +39,7 @@ from eessi_bot.jobs.environment import job_environment
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.git import Git, GitError
 from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.jobs import Request
 from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class BuildService:
         self.environment = job_environment(os.environ if environment is None else environment)
         self.comments = JobComments(config, store)
 
-    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport:
+    def build(self, request: Request, targets: Sequence[Target], exports: Sequence[str]) -> BuildReport:
         build_key = f"{request.delivery_id}:{request.line}"
         report = BuildReport()
         try:
@@ -74,7 +73,7 @@ class BuildService:
         for target in targets:
             job = self._job(build_key, request, target, run)
             try:
-                job = self._prepare(job, target, pin, args)
+                job = self._prepare(job, target, pin, exports)
                 job = self._submit(job, pin, pr)
             except (SubmitError, GitError, OSError) as exc:
                 message = exc.message if isinstance(exc, GitError) else str(exc)
@@ -120,7 +119,7 @@ class BuildService:
                    job_dir=str(paths.job_dir(run, target)), backend=self.config.buildenv.job_backend,
                    comment_key=comment_key)
 
-    def _prepare(self, job: Job, target: Target, pin: BuildPin, args: Arguments) -> Job:
+    def _prepare(self, job: Job, target: Target, pin: BuildPin, exports: Sequence[str]) -> Job:
         if job.state not in (JobState.PREPARING, JobState.SUBMIT_FAILED):
             return job
         job = replace(job, state=JobState.PREPARING, error=None)
@@ -132,8 +131,8 @@ class BuildService:
         shutil.copytree(self.config.repos_cfg_dir, cfg, symlinks=True)
         repo = self.config.repos.get(target.repo_id)
         write_new(cfg / JOB_CFG, render_job_cfg(target, self.config.buildenv.site_config, repo, cfg).encode())
-        if args.exports:
-            write_new(cfg / EXPORT_VARS, render_export_vars(args.exports).encode())
+        if exports:
+            write_new(cfg / EXPORT_VARS, render_export_vars(exports).encode())
         job = replace(job, state=JobState.PREPARED)
         self.store.save(job, self.clock.now())
         return job

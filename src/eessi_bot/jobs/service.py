@@ -8,13 +8,12 @@ from dataclasses import replace
 from typing import List, Optional, Sequence
 
 from eessi_bot.adapters.sqlite.jobs import JobStore
-from eessi_bot.commands.context import Request
-from eessi_bot.core.arguments import Arguments
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.jobs import FOLLOWED, CancelReport, Job, JobView
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.jobs import Request
 from eessi_bot.ports.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -30,8 +29,8 @@ class JobService:
         self.clock = clock
         self.manager_wake = manager_wake
 
-    def build(self, request: Request, args: Arguments, targets: Sequence[Target]) -> BuildReport:
-        report = self.builder.build(request, args, targets)
+    def build(self, request: Request, targets: Sequence[Target], exports: Sequence[str]) -> BuildReport:
+        report = self.builder.build(request, targets, exports)
         self._wake()
         return report
 

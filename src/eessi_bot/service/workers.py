@@ -12,7 +12,6 @@ import threading
 from typing import Callable, List, Optional
 
 from eessi_bot.adapters.sqlite.inbox import Claimed, Inbox
-from eessi_bot.commands.context import Jobs
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -21,7 +20,8 @@ from eessi_bot.core.webhook import DeliveryError
 from eessi_bot.events.context import EventContext
 from eessi_bot.events.router import Router
 from eessi_bot.ports.clock import Clock
-from eessi_bot.ports.github import GitHub, GitHubError
+from eessi_bot.ports.github import GitHubError
+from eessi_bot.ports.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,13 @@ MAX_BACKOFF = 600.0
 class DeliveryProcessor:
     """Runs one claimed delivery through its handlers and records the outcome."""
 
-    def __init__(self, inbox: Inbox, router: Router, config: Config, github: GitHub, clock: Clock,
-                 registry: Registry, on_effects: Optional[Callable[[], None]] = None,
-                 jobs: Optional[Jobs] = None) -> None:
+    def __init__(self, inbox: Inbox, router: Router, config: Config, clock: Clock, registry: Registry,
+                 jobs: Jobs, on_effects: Optional[Callable[[], None]] = None) -> None:
         self.inbox = inbox
         self.jobs = jobs
         self.on_effects = on_effects
         self.router = router
         self.config = config
-        self.github = github
         self.clock = clock
         self.registry = registry
 
@@ -55,12 +53,11 @@ class DeliveryProcessor:
             return outcome
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
-                               github=self.github, clock=self.clock, registry=self.registry, log=dlog,
-                               received_at=claimed.received_at, jobs=self.jobs,
+                               registry=self.registry, jobs=self.jobs, log=dlog, received_at=claimed.received_at,
                                last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
-            if ctx.last_attempt and self.jobs is not None:
+            if ctx.last_attempt:
                 self.jobs.abandon(delivery.id)  # an error was reported instead of a retry
             if ctx.effects.items and self.on_effects is not None:
                 self.on_effects()
@@ -83,8 +80,7 @@ class DeliveryProcessor:
             outcome = f"gave up after {claimed.attempts} attempts: {exc}"
             dlog.error(outcome, exc_info=not known)
             self.inbox.fail(claimed.delivery.id, outcome, now)
-            if self.jobs is not None:
-                self.jobs.abandon(claimed.delivery.id)
+            self.jobs.abandon(claimed.delivery.id)
             return outcome
         at = retry_at or now + min(MAX_BACKOFF, 2.0 ** claimed.attempts)
         outcome = f"attempt {claimed.attempts} failed, retrying in {at - now:.0f} s: {exc}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
-from eessi_bot.adapters.safe_files import write_new
+from eessi_bot.jobs.files import write_new
 from eessi_bot.ports.git import Checkout, GitError
 
 MIN_GIT_VERSION = (2, 38)  # `git merge-tree --write-tree`

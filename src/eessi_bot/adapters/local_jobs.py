@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from eessi_bot.adapters.safe_files import read_text, write_new
+from eessi_bot.jobs.files import read_text, write_new
 from eessi_bot.ports.scheduler import JobStatus, SchedulerUnavailable, Submission, SubmitError, Tracked
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from eessi_bot.adapters.safe_files import clear, point, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
@@ -36,6 +35,7 @@ from eessi_bot.core.targets import Target
 from eessi_bot.jobs import paths
 from eessi_bot.jobs.comments import JobComments
 from eessi_bot.jobs.environment import job_environment
+from eessi_bot.jobs.files import clear, point, write_new
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.git import Git, GitError
 from eessi_bot.ports.github import GitHub

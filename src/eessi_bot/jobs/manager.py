@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from eessi_bot.adapters.safe_files import clear, point, read_regular, read_text, write_new
 from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
@@ -24,6 +23,7 @@ from eessi_bot.core.jobs import FOLLOWED, Job, JobState, JobStatus, Tracked
 from eessi_bot.core.results import MAX_FILE_BYTES, parse_result, result_name, test_name
 from eessi_bot.core.transitions import Outcome, Seen, advance, finish
 from eessi_bot.jobs.comments import JobComments
+from eessi_bot.jobs.files import clear, point, read_regular, read_text, write_new
 from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.trash import Trash
 from eessi_bot.ports.clock import Clock

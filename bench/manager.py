@@ -34,6 +34,7 @@ from tests.fakes.upstream import make_upstream
 from eessi_bot.core.jobs import Job, JobState, Row
 from eessi_bot.jobs.manager import JobManager
 from eessi_bot.ports.github import PullRequest
+from eessi_bot.ports.wakeup import Wakeup
 
 EESSI_N4_CALLS = 58
 
@@ -78,12 +79,13 @@ def tracked_jobs(bot: Pipeline, root: Path, count: int, backend: str, job_name: 
             job_id = str(number + 1)
             (job_dir / "_bot_local.id").write_text(f"{job_id} m\n")
         ids.append(job_id)
-        bot.runtime.jobs.save(Job(
-            key=f"bench:{number}", build_key="bench", repo=REPO, pr_number=PR, node_type="cpu_zen2",
-            repo_id="eessi.io-2023.06-software", software_subdir="x86_64/amd/zen2", accelerator=None,
-            on_arch="amd-zen2", on_accelerator=None, job_dir=str(job_dir), backend=backend,
-            comment_key=f"job:bench:{number}", state=JobState.RELEASED, job_id=job_id,
-            rows=(Row("d", "submitted", "x"), Row("d", "released", "y"))), time.time())
+        with bot.runtime.store.transaction() as tx:
+            tx.save_job(Job(
+                key=f"bench:{number}", build_key="bench", repo=REPO, pr_number=PR, node_type="cpu_zen2",
+                repo_id="eessi.io-2023.06-software", software_subdir="x86_64/amd/zen2", accelerator=None,
+                on_arch="amd-zen2", on_accelerator=None, job_dir=str(job_dir), backend=backend,
+                comment_key=f"job:bench:{number}", state=JobState.RELEASED, job_id=job_id,
+                rows=(Row("d", "submitted", "x"), Row("d", "released", "y"))), time.time())
     return ids
 
 
@@ -96,7 +98,8 @@ def cycle_cost(count: int, cycles: int, backend: str) -> None:
             tracked_jobs(bot, Path(tmp), count, backend, job_name)
             print(f"{count} tracked jobs ({backend}, held) made in {time.perf_counter() - made:.1f} s")
             scheduler = CountingScheduler(bot.runtime.scheduler)
-            manager = JobManager(bot.config, bot.runtime.jobs, scheduler, bot.clock)  # type: ignore[arg-type]
+            manager = JobManager(bot.config, bot.runtime.store, scheduler, bot.clock,  # type: ignore[arg-type]
+                                 Wakeup(), Wakeup())
             cpu, wall, queries = [], [], []
             for _ in range(cycles):
                 scheduler.queries = 0

@@ -46,7 +46,7 @@ class Pipeline:
         self.runtime.drain()
         row = self.runtime.inbox.get(delivery.id)
         assert row is not None
-        return str(row["outcome"])
+        return str(row.outcome)
 
     def comment(self, body: str, sender: str = "maintainer", sender_type: str = "User", **kwargs: Any) -> str:
         made = self.github.add_user_comment(REPO, PR, body, login=sender)

@@ -16,7 +16,7 @@ def test_old_things_go_recent_ones_stay(tmp_path: Path) -> None:
     old, recent = trash / "2026.12.01" / "2026.12" / "pr_1", trash / "2027.01.14" / "2027.01" / "pr_2"
     for directory in (old, recent):
         directory.mkdir(parents=True)
-    housekeeping = Housekeeping(bot.config, bot.runtime.inbox, bot.runtime.jobs, bot.clock)
+    housekeeping = Housekeeping(bot.config, bot.runtime.store, bot.clock)
     assert housekeeping.due()
     housekeeping.run()
     assert bot.runtime.inbox.counts() == {"done": 1}
@@ -33,7 +33,7 @@ def test_zero_keeps_forever(tmp_path: Path) -> None:
     bot = Pipeline(tmp_path, extra="\n[clean_up]\nkeep_deliveries_days = 0\n")
     bot.comment("bot: help")
     bot.clock.advance(3650 * DAY)
-    Housekeeping(bot.config, bot.runtime.inbox, bot.runtime.jobs, bot.clock).run()
+    Housekeeping(bot.config, bot.runtime.store, bot.clock).run()
     assert bot.runtime.inbox.counts() == {"done": 1}
     bot.close()
 
@@ -42,17 +42,19 @@ def test_finished_jobs_are_forgotten_after_keep_jobs_days(tmp_path: Path) -> Non
     from eessi_bot.core.jobs import Job, JobState
 
     bot = Pipeline(tmp_path, extra="\n[clean_up]\nkeep_jobs_days = 90\n")
-    store = bot.runtime.jobs
+    store = bot.runtime.store
 
     def job(key: str, state: JobState) -> Job:
         return Job(key=key, build_key="b", repo="o/r", pr_number=1, node_type="n", repo_id="r",
                    software_subdir="x86_64/generic", accelerator=None, on_arch="generic", on_accelerator=None,
                    job_dir="/nonexistent", backend="local", comment_key=f"job:{key}", state=state, job_id=key)
 
-    store.save(job("1", JobState.FINISHED), bot.clock.now())
-    store.save(job("2", JobState.RUNNING), bot.clock.now())
+    with store.transaction() as tx:
+        tx.save_job(job("1", JobState.FINISHED), bot.clock.now())
+        tx.save_job(job("2", JobState.RUNNING), bot.clock.now())
     bot.clock.advance(91 * DAY)
-    store.save(job("3", JobState.FINISHED), bot.clock.now())
-    Housekeeping(bot.config, bot.runtime.inbox, store, bot.clock).run()
-    assert sorted(j.job_id or "" for j in store.for_pr("o/r", 1)) == ["2", "3"]
+    with store.transaction() as tx:
+        tx.save_job(job("3", JobState.FINISHED), bot.clock.now())
+    Housekeeping(bot.config, store, bot.clock).run()
+    assert sorted(j.job_id or "" for j in store.jobs.for_pr("o/r", 1)) == ["2", "3"]
     bot.close()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from eessi_bot.adapters.sqlite.db import Database
-from eessi_bot.adapters.sqlite.outbox import Outbox
 from eessi_bot.core.effects import Effects, marker
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.ports.github import NotFound, RateLimited, Rejected, Transient
+from eessi_bot.ports.store import Store
+from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.identity import Identity
 from eessi_bot.service.outbox_sender import MAX_ATTEMPTS, OutboxSender
 from tests.fakes.clock import FakeClock
@@ -20,17 +18,22 @@ REPO = "org/repo"
 
 
 class Setup:
-    def __init__(self, tmp_path: Path, pacer: Pacer | None = None) -> None:
+    def __init__(self, store: Store, pacer: Pacer | None = None) -> None:
         self.clock = FakeClock()
         self.github = FlakyGitHub(app_id=7, slug="bot")
-        db = Database(tmp_path / "db.sqlite3")
-        self.outbox = Outbox(db)
-        self.sender = OutboxSender(self.outbox, self.github, Identity(7, self.github, db), self.clock, pacer)
+        self.store = store
+        self.outbox = store.outbox
+        self.sender = OutboxSender(self.outbox, self.github, Identity(7, self.github, store), self.clock, Wakeup(),
+                                   pacer)
+
+    def put(self, effects: Effects) -> None:
+        with self.store.transaction() as tx:
+            tx.put(effects, self.clock.now())
 
     def comment(self, key: str, body: str, issue: int = 1) -> None:
         effects = Effects()
         effects.comment(key, REPO, issue, body)
-        self.outbox.put(effects, self.clock.now())
+        self.put(effects)
 
     def bodies(self, issue: int = 1) -> list:
         """Comment texts without the marker (read directly, not through the recorded port calls)."""
@@ -38,8 +41,8 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Setup:
-    return Setup(tmp_path)
+def setup(store: Store) -> Setup:
+    return Setup(store)
 
 
 def test_create_then_edit_only_when_changed(setup: Setup) -> None:
@@ -140,7 +143,7 @@ def test_github_outages_are_waited_out(setup: Setup) -> None:
         setup.github.fail("react", Transient("HTTP 503"))
     effects = Effects()
     effects.reaction("r", REPO, 5, "eyes")
-    setup.outbox.put(effects, setup.clock.now())
+    setup.put(effects)
     for _ in range(MAX_ATTEMPTS + 4):
         setup.sender.send_due()
         setup.clock.advance(400)
@@ -154,13 +157,13 @@ class Broken(FlakyGitHub):
         raise KeyError("a bug")
 
 
-def test_a_bug_is_given_up_after_a_few_attempts(tmp_path: Path) -> None:
-    setup = Setup(tmp_path)
+def test_a_bug_is_given_up_after_a_few_attempts(store: Store) -> None:
+    setup = Setup(store)
     setup.github = Broken(app_id=7, slug="bot")
     setup.sender.github = setup.github
     effects = Effects()
     effects.reaction("r", REPO, 5, "eyes")
-    setup.outbox.put(effects, setup.clock.now())
+    setup.put(effects)
     for _ in range(MAX_ATTEMPTS + 3):
         setup.sender.send_due()
         setup.clock.advance(400)
@@ -180,8 +183,8 @@ def test_a_rate_limit_holds_back_every_write(setup: Setup) -> None:
     assert setup.github.calls == ["create", "create", "create"]
 
 
-def test_pacing_holds_writes_back(tmp_path: Path) -> None:
-    setup = Setup(tmp_path, Pacer(((60.0, 3),)))
+def test_pacing_holds_writes_back(store: Store) -> None:
+    setup = Setup(store, Pacer(((60.0, 3),)))
     for number in range(5):
         setup.comment(f"k{number}", "x", issue=number)
     wait = setup.sender.send_due()
@@ -205,6 +208,6 @@ def test_not_found_reaction_target_is_given_up(setup: Setup) -> None:
     setup.github.fail("react", NotFound("HTTP 404"))
     effects = Effects()
     effects.reaction("r", REPO, 5, "eyes")
-    setup.outbox.put(effects, setup.clock.now())
+    setup.put(effects)
     setup.sender.send_due()
     assert setup.outbox.counts()["failed"] == 1

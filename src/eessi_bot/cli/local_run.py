@@ -65,7 +65,7 @@ class LocalRun:
         self.runtime.inbox.store(delivery, self.runtime.clock.now())
         self.runtime.drain()
         row = self.runtime.inbox.get(delivery.id)
-        self.out.write(f"> {text}\n  {row['outcome'] if row is not None else '?'}\n")
+        self.out.write(f"> {text}\n  {row.outcome if row is not None else '?'}\n")
         self._progress()
 
     def follow(self, timeout: float) -> bool:

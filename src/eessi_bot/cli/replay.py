@@ -71,7 +71,7 @@ def run(config_path: Path, file: Path, event: Optional[str], url: Optional[str],
 def _report(runtime: Runtime, delivery: Delivery, out: TextIO) -> None:
     row = runtime.inbox.get(delivery.id)
     assert row is not None
-    out.write(f"delivery {delivery.id} ({delivery.event}.{delivery.action}): {row['state']}: {row['outcome']}\n")
+    out.write(f"delivery {delivery.id} ({delivery.event}.{delivery.action}): {row.state}: {row.outcome}\n")
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str], secret: str, out: TextIO) -> int:

@@ -12,10 +12,7 @@ from typing import IO, Callable, List, Optional
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
 from eessi_bot.adapters.slurm import SlurmScheduler
-from eessi_bot.adapters.sqlite.db import Database
-from eessi_bot.adapters.sqlite.inbox import Inbox
-from eessi_bot.adapters.sqlite.jobs import JobStore
-from eessi_bot.adapters.sqlite.outbox import Outbox
+from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.commands import default_registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.pacing import Pacer
@@ -27,6 +24,8 @@ from eessi_bot.jobs.service import JobService
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
 from eessi_bot.ports.scheduler import Scheduler
+from eessi_bot.ports.store import JobStore
+from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.identity import Identity
 from eessi_bot.service.metrics import Metrics
 from eessi_bot.service.outbox_sender import OutboxSender
@@ -79,30 +78,39 @@ def make_scheduler(config: Config, jobs: JobStore, clock: Clock) -> Scheduler:
 
 
 class Runtime:
-    """Inbox, outbox, workers and the outbox sender over one database."""
+    """Inbox, outbox, workers, the outbox sender and the job manager over one store.
 
-    def __init__(self, config: Config, github: GitHub, clock: Clock, db: Optional[Database] = None,
+    Who wakes whom: the webhook endpoint → workers (`deliveries_waiting`); workers and the job
+    manager → outbox sender (`writes_waiting`); commands (build, cancel, PR close) → job manager
+    (`jobs_changed`).
+    """
+
+    def __init__(self, config: Config, github: GitHub, clock: Clock, store: Optional[SqliteStore] = None,
                  scheduler: Optional[Scheduler] = None) -> None:
         self.config = config
         self.clock = clock
-        self.db = db or Database.in_dir(config.bot.data_dir)
-        self.inbox = Inbox(self.db)
-        self.outbox = Outbox(self.db)
+        self.store = store or SqliteStore.in_dir(config.bot.data_dir)
+        self.db = self.store.db
+        self.inbox = self.store.inbox
+        self.outbox = self.store.outbox
+        self.jobs = self.store.jobs
+        self.deliveries_waiting = Wakeup()
+        self.writes_waiting = Wakeup()
+        self.jobs_changed = Wakeup()
         self.metrics = Metrics()
-        self.identity = Identity(config.github.app_id, github, self.db)
+        self.identity = Identity(config.github.app_id, github, self.store)
         pacer = Pacer(((60.0, config.github.max_writes_per_minute), (3600.0, config.github.max_writes_per_hour)))
-        self.sender = OutboxSender(self.outbox, github, self.identity, clock, pacer)
-        self.jobs = JobStore(self.db)
+        self.sender = OutboxSender(self.outbox, github, self.identity, clock, self.writes_waiting, pacer)
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
-        self.manager = JobManager(config, self.jobs, self.scheduler, clock, on_change=self.sender.wake,
-                                  housekeeping=Housekeeping(config, self.inbox, self.jobs, clock))
+        self.manager = JobManager(config, self.store, self.scheduler, clock, self.jobs_changed, self.writes_waiting,
+                                  housekeeping=Housekeeping(config, self.store, clock))
         self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
-                                    self.jobs, clock, package_script("bot-build.slurm"))
-        self.job_service = JobService(self.builder, self.jobs, self.scheduler, clock, manager_wake=self.manager.wake,
+                                    self.store, clock, package_script("bot-build.slurm"))
+        self.job_service = JobService(self.builder, self.store, self.scheduler, clock, self.jobs_changed,
                                       cancel_on_close=config.clean_up.cancel_on_close)
-        self.processor = DeliveryProcessor(self.inbox, default_router(), config, clock, default_registry(),
-                                           self.job_service, on_effects=self.sender.wake.set)
-        self.workers = WorkerPool(self.processor, self.inbox, clock, config.bot.workers)
+        self.processor = DeliveryProcessor(self.store, default_router(), config, clock, default_registry(),
+                                           self.job_service, self.writes_waiting)
+        self.workers = WorkerPool(self.processor, clock, config.bot.workers, self.deliveries_waiting)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self.metrics.gauge("eessi_bot_inbox_deliveries", "Deliveries in the inbox by state",
@@ -111,9 +119,6 @@ class Runtime:
                            lambda: {(("state", k),): float(v) for k, v in self.outbox.counts().items()})
         self.metrics.gauge("eessi_bot_jobs_total", "Jobs in the database by state",
                            lambda: {(("state", k),): float(v) for k, v in self.jobs.counts().items()})
-
-    def delivery_stored(self) -> None:
-        self.workers.notify()
 
     def start(self, intake: bool = True, manager: bool = True) -> None:
         """Start the threads of the roles this process plays: intake (workers and the outbox sender,
@@ -134,8 +139,8 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
-        self.sender.wake.set()
-        self.manager.wake.set()
+        self.writes_waiting.notify()
+        self.jobs_changed.notify()
         self.workers.stop()
         for thread in self._threads:
             thread.join(10)

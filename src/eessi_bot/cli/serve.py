@@ -61,8 +61,8 @@ def _stop_on_signals() -> None:
 def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     """`serve` or `event-handler`: webhooks in, work done by threads of this process."""
     config, runtime, locks = _start(config_path, role)
-    app = create_app(config.github.webhook_secret, runtime.inbox, runtime.outbox, runtime.clock, runtime.metrics,
-                     runtime.delivery_stored)
+    app = create_app(config.github.webhook_secret, runtime.store, runtime.clock, runtime.metrics,
+                     runtime.deliveries_waiting)
     server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
                            max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
     _stop_on_signals()

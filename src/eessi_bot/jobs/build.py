@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
 from eessi_bot.core.job_comment import submitted_row
@@ -41,6 +40,7 @@ from eessi_bot.ports.git import Git, GitError
 from eessi_bot.ports.github import GitHub
 from eessi_bot.ports.jobs import Request
 from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
+from eessi_bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _STAGE_TEXTS = {"clone": "git_clone", "checkout": "git_checkout", "pr_diff": "pr
 
 
 class BuildService:
-    def __init__(self, config: Config, github: GitHub, git: Git, scheduler: Scheduler, store: JobStore,
+    def __init__(self, config: Config, github: GitHub, git: Git, scheduler: Scheduler, store: Store,
                  clock: Clock, job_script: Path, environment: Optional[Mapping[str, str]] = None) -> None:
         self.config = config
         self.github = github
@@ -87,7 +87,7 @@ class BuildService:
 
     # -- the pinned checkout ---------------------------------------------------------------
     def _pin(self, key: str, request: Request) -> BuildPin:
-        pin = self.store.pin(key)
+        pin = self.store.jobs.pin(key)
         if pin is not None:
             return pin
         pull = self.github.get_pull(request.repo, request.number)
@@ -95,7 +95,7 @@ class BuildService:
         token = self.github.git_token() if url.startswith("https://") else None
         checkout = self.git.prepare(url, pull.base_ref, request.number, pull.head_sha, token)
         pin = BuildPin(key=key, repo=request.repo, pr_number=request.number, checkout=checkout)
-        self.store.save_pin(pin, self.clock.now())
+        self.store.jobs.save_pin(pin, self.clock.now())
         return pin
 
     def _download_error(self, exc: GitError) -> str:
@@ -108,7 +108,7 @@ class BuildService:
     # -- one job ---------------------------------------------------------------------------
     def _job(self, build_key: str, request: Request, target: Target, run: Path) -> Job:
         key = f"{build_key}:{target.node.name}:{target.repo_id}"
-        existing = self.store.get(key)
+        existing = self.store.jobs.get(key)
         if existing is not None:
             return existing
         comment_key = (f"jobs:{build_key}" if self.config.buildenv.job_comment_mode == "summary"
@@ -123,7 +123,7 @@ class BuildService:
         if job.state not in (JobState.PREPARING, JobState.SUBMIT_FAILED):
             return job
         job = replace(job, state=JobState.PREPARING, error=None)
-        self.store.save(job, self.clock.now())
+        job = self.comments.save(job, self.clock.now())
         directory = Path(job.job_dir)
         self.git.make_tree(pin.checkout, directory, pin.pr_number)
         cfg = directory / CFG_DIR
@@ -133,9 +133,7 @@ class BuildService:
         write_new(cfg / JOB_CFG, render_job_cfg(target, self.config.buildenv.site_config, repo, cfg).encode())
         if exports:
             write_new(cfg / EXPORT_VARS, render_export_vars(exports).encode())
-        job = replace(job, state=JobState.PREPARED)
-        self.store.save(job, self.clock.now())
-        return job
+        return self.comments.save(replace(job, state=JobState.PREPARED), self.clock.now())
 
     def _submit(self, job: Job, pin: BuildPin, pr: Path) -> Job:
         """Submit (or find the earlier submission of) a prepared job, and record its id at once.
@@ -149,7 +147,7 @@ class BuildService:
         job_id = self.scheduler.find(submission) if job.state is JobState.SUBMITTING else None
         if job_id is None:
             job = replace(job, state=JobState.SUBMITTING)
-            self.store.save(job, self.clock.now())
+            job = self.comments.save(job, self.clock.now())
             job_id = self.scheduler.submit(submission)
             log.info("job %s: submitted as %s", job.key, job_id)
         else:

@@ -12,10 +12,9 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eessi_bot.adapters.sqlite.inbox import Inbox
-from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import Config
 from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +24,9 @@ EVERY = 3600.0
 
 
 class Housekeeping:
-    def __init__(self, config: Config, inbox: Inbox, jobs: JobStore, clock: Clock) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
         self.config = config
-        self.inbox = inbox
-        self.jobs = jobs
+        self.store = store
         self.clock = clock
         self._last = 0.0
 
@@ -40,11 +38,12 @@ class Housekeeping:
         self._last = now
         keep = self.config.clean_up
         if keep.keep_deliveries_days:
-            removed = self.inbox.prune(now - keep.keep_deliveries_days * DAY)
+            removed = self.store.inbox.prune(now - keep.keep_deliveries_days * DAY)
             if removed:
                 log.info("forgot %d deliveries older than %d days", removed, keep.keep_deliveries_days)
         if keep.keep_jobs_days:
-            removed = self.jobs.prune(now - keep.keep_jobs_days * DAY)
+            with self.store.transaction() as tx:
+                removed = tx.prune_jobs(now - keep.keep_jobs_days * DAY)
             if removed:
                 log.info("forgot %d finished jobs older than %d days", removed, keep.keep_jobs_days)
         if keep.keep_trash_days:

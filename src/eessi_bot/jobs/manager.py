@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
 from eessi_bot.core.jobs import FOLLOWED, Job, JobState, JobStatus, Tracked
@@ -28,6 +27,8 @@ from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.trash import Trash
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.scheduler import Scheduler, SchedulerUnavailable
+from eessi_bot.ports.store import Store
+from eessi_bot.ports.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,18 @@ def marker_name(job_id: str) -> str:
 
 
 class JobManager:
-    def __init__(self, config: Config, store: JobStore, scheduler: Scheduler, clock: Clock,
-                 on_change: Optional[threading.Event] = None, housekeeping: Optional[Housekeeping] = None) -> None:
+    def __init__(self, config: Config, store: Store, scheduler: Scheduler, clock: Clock, jobs_changed: Wakeup,
+                 writes_waiting: Wakeup, housekeeping: Optional[Housekeeping] = None) -> None:
         self.config = config
         self.store = store
         self.scheduler = scheduler
         self.clock = clock
         self.comments = JobComments(config, store)
-        self.trash = Trash(config, store, clock)
-        self.wake = threading.Event()
-        self.on_change = on_change
+        self.trash = Trash(config, store.jobs, clock)
+        self.jobs_changed = jobs_changed
+        """Commands submitted or cancelled jobs: look at them now rather than at the next poll."""
+        self.writes_waiting = writes_waiting
+        """Notified when a cycle stored GitHub writes (the outbox sender sends them)."""
         self.housekeeping = housekeeping
         self._watched: Dict[str, Path] = {}
         self._ending = False
@@ -69,7 +72,7 @@ class JobManager:
     def cycle(self) -> CycleStats:
         """Look at every tracked job once. Raises SchedulerUnavailable when the queue cannot be read."""
         stats = CycleStats()
-        jobs = self.store.active(self.config.buildenv.job_backend)
+        jobs = self.store.jobs.active(self.config.buildenv.job_backend)
         stats.tracked = len(jobs)
         if jobs:
             tracked = [job.tracked() for job in jobs]
@@ -94,10 +97,11 @@ class JobManager:
         self._write_comment_ids()
         swept = self.trash.sweep()
         if swept.items:
-            self.store.put_effects(swept, self.clock.now())
+            with self.store.transaction() as tx:
+                tx.put(swept, self.clock.now())
             stats.changed += 1
-        if stats.changed and self.on_change is not None:
-            self.on_change.set()
+        if stats.changed:
+            self.writes_waiting.notify()
         return stats
 
     def _end_states(self, tracked: List[Tracked],
@@ -161,17 +165,17 @@ class JobManager:
 
     def _write_comment_ids(self) -> None:
         """The metadata file names the job's comment once it exists (deploy tooling reads it)."""
-        for job, comment_id in self.store.comment_ids():
-            pin = self.store.pin(job.build_key)
+        for job, comment_id in self.store.jobs.comment_ids():
+            pin = self.store.jobs.pin(job.build_key)
             path = Path(job.job_dir) / metadata_name(job.job_id or "")
             if pin is None or not path.parent.is_dir():
-                self.store.set_metadata_comment_id(job.key, comment_id)
+                self.store.jobs.set_metadata_comment_id(job.key, comment_id)
                 continue
             try:
                 write_new(path, render_metadata(job.repo, job.pr_number, comment_id, pin.checkout).encode())
             except OSError as exc:
                 log.warning("job %s: cannot write %s: %s", job.job_id, path, exc, extra={"job_id": job.job_id})
-            self.store.set_metadata_comment_id(job.key, comment_id)
+            self.store.jobs.set_metadata_comment_id(job.key, comment_id)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -207,8 +211,7 @@ class JobManager:
             remaining = deadline - self.clock.now()
             if remaining <= 0:
                 return
-            if self.wake.wait(timeout=min(MARKER_CHECK, remaining)):
-                self.wake.clear()
+            if self.jobs_changed.wait(min(MARKER_CHECK, remaining)):
                 return
             if self._new_marker():
                 return

@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import List
 
-from eessi_bot.adapters.sqlite.jobs import JobStore
 from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.jobs import paths
 from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ class Trash:
     def sweep(self) -> Effects:
         """Move the directories of closed PRs whose jobs are all done; the comments to post."""
         effects = Effects()
-        for repo, number, delivery_id in self.store.closed_pending():
+        for closed in self.store.closed_pending():
+            repo, number, delivery_id = closed.repo, closed.number, closed.delivery_id
             if self.store.unfinished_for_pr(repo, number):
                 continue
             try:

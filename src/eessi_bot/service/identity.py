@@ -5,25 +5,25 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
-from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.ports.github import Comment, GitHub
+from eessi_bot.ports.store import Store
 
 
 class Identity:
-    def __init__(self, app_id: int, github: GitHub, db: Database) -> None:
+    def __init__(self, app_id: int, github: GitHub, store: Store) -> None:
         self.app_id = app_id
         self._github = github
-        self._db = db
+        self._store = store
         self._slug: Optional[str] = None
         self._lock = threading.Lock()
 
     def slug(self) -> str:
         with self._lock:
             if self._slug is None:
-                cached = self._db.get_meta("app_slug")
+                cached = self._store.get_meta("app_slug")
                 if cached is None:
                     cached = self._github.app_slug()
-                    self._db.set_meta("app_slug", cached)
+                    self._store.set_meta("app_slug", cached)
                 self._slug = cached
             return self._slug
 

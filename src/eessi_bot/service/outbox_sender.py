@@ -10,11 +10,12 @@ import logging
 import threading
 from typing import Optional
 
-from eessi_bot.adapters.sqlite.outbox import COMMENT, REACTION, Outbox, OutboxItem
 from eessi_bot.core.effects import marker
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import Comment, GitHub, GitHubError, NotFound, RateLimited, Rejected
+from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem, OutboxStore
+from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,14 @@ def backoff(attempts: int) -> float:
 
 
 class OutboxSender:
-    def __init__(self, outbox: Outbox, github: GitHub, identity: Identity, clock: Clock,
-                 pacer: Optional[Pacer] = None) -> None:
+    def __init__(self, outbox: OutboxStore, github: GitHub, identity: Identity, clock: Clock,
+                 writes_waiting: Wakeup, pacer: Optional[Pacer] = None) -> None:
         self.outbox = outbox
         self.github = github
         self.identity = identity
         self.clock = clock
+        self.writes_waiting = writes_waiting
         self.pacer = pacer or Pacer()
-        self.wake = threading.Event()
         self._paused_until = 0.0
         """GitHub said to wait (rate limit): no write at all goes out before this time."""
 
@@ -47,8 +48,7 @@ class OutboxSender:
             except Exception:
                 log.exception("outbox sender failed; retrying")
                 wait = idle
-            self.wake.wait(timeout=min(idle, wait) if wait is not None else idle)
-            self.wake.clear()
+            self.writes_waiting.wait(min(idle, wait) if wait is not None else idle)
 
     def send_due(self) -> Optional[float]:
         """Send what is due now. Returns seconds until the next item is due (None: nothing waits)."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, List, Optional
+from typing import List
 
-from eessi_bot.adapters.sqlite.inbox import Claimed, Inbox
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
@@ -22,6 +21,8 @@ from eessi_bot.events.router import Router
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHubError
 from eessi_bot.ports.jobs import Jobs
+from eessi_bot.ports.store import Claimed, Store
+from eessi_bot.ports.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ MAX_BACKOFF = 600.0
 class DeliveryProcessor:
     """Runs one claimed delivery through its handlers and records the outcome."""
 
-    def __init__(self, inbox: Inbox, router: Router, config: Config, clock: Clock, registry: Registry,
-                 jobs: Jobs, on_effects: Optional[Callable[[], None]] = None) -> None:
-        self.inbox = inbox
+    def __init__(self, store: Store, router: Router, config: Config, clock: Clock, registry: Registry,
+                 jobs: Jobs, writes_waiting: Wakeup) -> None:
+        self.store = store
+        self.inbox = store.inbox
         self.jobs = jobs
-        self.on_effects = on_effects
+        self.writes_waiting = writes_waiting
+        """Notified when a delivery's end stored GitHub writes (the outbox sender sends them)."""
         self.router = router
         self.config = config
         self.clock = clock
@@ -48,7 +51,7 @@ class DeliveryProcessor:
         handlers = self.router.handlers(delivery.event, delivery.action)
         if not handlers:
             outcome = f"{delivery.event}.{delivery.action}: no handler, ignored"
-            self.inbox.finish(delivery.id, Effects(), outcome, self.clock.now())
+            self._finish(delivery.id, Effects(), outcome)
             dlog.info(outcome)
             return outcome
         try:
@@ -56,11 +59,9 @@ class DeliveryProcessor:
                                registry=self.registry, jobs=self.jobs, log=dlog, received_at=claimed.received_at,
                                last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
-            self.inbox.finish(delivery.id, ctx.effects, outcome, self.clock.now())
+            self._finish(delivery.id, ctx.effects, outcome)
             if ctx.last_attempt:
                 self.jobs.abandon(delivery.id)  # an error was reported instead of a retry
-            if ctx.effects.items and self.on_effects is not None:
-                self.on_effects()
         except (EventError, DeliveryError) as exc:
             outcome = f"malformed {delivery.event} payload: {exc}"
             dlog.warning(outcome)
@@ -70,6 +71,16 @@ class DeliveryProcessor:
             return self._retry_or_fail(claimed, exc, dlog)
         dlog.info("%s.%s: %s", delivery.event, delivery.action, outcome)
         return outcome
+
+    def _finish(self, delivery_id: str, effects: Effects, outcome: str) -> None:
+        """The delivery is done and its writes are stored, in one transaction: a crash before the
+        commit runs the delivery again (producing the same keys), after it nothing runs twice."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            tx.put(effects, now, delivery_id)
+            tx.finish_delivery(delivery_id, outcome, now)
+        if effects.items:
+            self.writes_waiting.notify()
 
     def _retry_or_fail(self, claimed: Claimed, exc: Exception,
                        dlog: logging.LoggerAdapter) -> str:  # type: ignore[type-arg]
@@ -90,15 +101,15 @@ class DeliveryProcessor:
 
 
 class WorkerPool:
-    """`count` threads that claim deliveries; `notify()` wakes them when one arrives."""
+    """`count` threads that claim deliveries; `deliveries_waiting` wakes them when one arrives."""
 
-    def __init__(self, processor: DeliveryProcessor, inbox: Inbox, clock: Clock, count: int) -> None:
+    def __init__(self, processor: DeliveryProcessor, clock: Clock, count: int, deliveries_waiting: Wakeup) -> None:
         self.processor = processor
-        self.inbox = inbox
+        self.inbox = processor.inbox
         self.clock = clock
         self.count = count
+        self.deliveries_waiting = deliveries_waiting
         self._stop = threading.Event()
-        self._wake = threading.Condition()
         self._threads: List[threading.Thread] = []
 
     def start(self) -> None:
@@ -108,13 +119,9 @@ class WorkerPool:
             thread.start()
             self._threads.append(thread)
 
-    def notify(self) -> None:
-        with self._wake:
-            self._wake.notify_all()
-
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self.notify()
+        self.deliveries_waiting.notify()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -138,6 +145,5 @@ class WorkerPool:
                 log.exception("%s: inbox access failed; retrying", name)
                 next_at = None
             wait = 1.0 if next_at is None else min(1.0, max(0.01, next_at - self.clock.now()))
-            with self._wake:
-                if not self._stop.is_set():
-                    self._wake.wait(timeout=wait)
+            if not self._stop.is_set():
+                self.deliveries_waiting.wait(wait)

@@ -7,14 +7,14 @@ same transaction that decides the answer, and wakes the workers.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Tuple
+from typing import Tuple
 
 from flask import Flask, Response, jsonify, request
 
-from eessi_bot.adapters.sqlite.inbox import Inbox
-from eessi_bot.adapters.sqlite.outbox import Outbox
 from eessi_bot.core.webhook import MAX_BODY_BYTES, DeliveryError, Verdict, parse_delivery, verify_signature
 from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.store import Store
+from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 DELIVERIES = "eessi_bot_deliveries_total"
 
 
-def create_app(secret: str, inbox: Inbox, outbox: Outbox, clock: Clock, metrics: Metrics,
-               on_stored: Callable[[], None]) -> Flask:
+def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, deliveries_waiting: Wakeup) -> Flask:
+    """The WSGI app; a stored delivery notifies `deliveries_waiting` (the workers)."""
     app = Flask("eessi_bot")
+    inbox, outbox = store.inbox, store.outbox
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     metrics.counter(DELIVERIES, "Webhook requests by result (queued, duplicate, refused, invalid)")
 
@@ -50,7 +51,7 @@ def create_app(secret: str, inbox: Inbox, outbox: Outbox, clock: Clock, metrics:
             metrics.inc(DELIVERIES, result="duplicate")
             return jsonify({"status": "duplicate", "id": delivery.id}), 200
         metrics.inc(DELIVERIES, result="queued", event=delivery.event)
-        on_stored()
+        deliveries_waiting.notify()
         return jsonify({"status": "queued", "id": delivery.id}), 202
 
     app.add_url_rule("/", "webhook_root", receive, methods=["POST"])

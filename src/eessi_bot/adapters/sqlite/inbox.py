@@ -1,4 +1,5 @@
-"""The inbox: verified deliveries, stored before the 202 and processed by worker threads.
+"""The inbox (`ports.store.InboxStore`): verified deliveries, stored before the 202 and processed by
+worker threads.
 
 A delivery is `pending` until a worker claims it (`processing`), then `done` or `failed`. After a
 crash, `processing` rows of the dead process go back to `pending`; handlers are idempotent, so the
@@ -8,20 +9,19 @@ second run does not repeat what the first one managed to do.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Dict, Optional
 
 from eessi_bot.adapters.sqlite.db import Database
-from eessi_bot.adapters.sqlite.outbox import store_effects
-from eessi_bot.core.effects import Effects
 from eessi_bot.core.webhook import Delivery
+from eessi_bot.ports.store import Claimed, DeliveryRecord
 
 
-@dataclass(frozen=True)
-class Claimed:
-    delivery: Delivery
-    attempts: int
-    received_at: float
+def finish_delivery(conn: sqlite3.Connection, delivery_id: str, outcome: str, now: float) -> None:
+    """Mark a delivery done, inside the caller's transaction (which also stores its effects)."""
+    conn.execute(
+        "UPDATE deliveries SET state = 'done', finished_at = ?, outcome = ?, claimed_by = NULL WHERE id = ?",
+        (now, outcome[:500], delivery_id),
+    )
 
 
 class Inbox:
@@ -62,16 +62,6 @@ class Inbox:
             )
         return Claimed(_delivery(row), row["attempts"] + 1, row["received_at"])
 
-    def finish(self, delivery_id: str, effects: Effects, outcome: str, now: float) -> None:
-        """Store the delivery's effects and mark it done, atomically."""
-        with self.db.write() as conn:
-            store_effects(conn, effects, delivery_id, now)
-            conn.execute(
-                "UPDATE deliveries SET state = 'done', finished_at = ?, outcome = ?, claimed_by = NULL "
-                "WHERE id = ?",
-                (now, outcome[:500], delivery_id),
-            )
-
     def retry(self, delivery_id: str, reason: str, at: float) -> None:
         with self.db.write() as conn:
             conn.execute(
@@ -110,10 +100,12 @@ class Inbox:
             return conn.execute("DELETE FROM deliveries WHERE state IN ('done', 'failed') AND finished_at < ?",
                                 (before,)).rowcount
 
-    def get(self, delivery_id: str) -> Optional[sqlite3.Row]:
-        row: Optional[sqlite3.Row] = self.db.connection().execute(
-            "SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-        return row
+    def get(self, delivery_id: str) -> Optional[DeliveryRecord]:
+        row = self.db.connection().execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        if row is None:
+            return None
+        return DeliveryRecord(id=row["id"], event=row["event"], action=row["action"], state=row["state"],
+                              attempts=row["attempts"], outcome=row["outcome"])
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:

@@ -1,15 +1,14 @@
-"""Jobs and build pins in SQLite."""
+"""Jobs and build pins in SQLite (`ports.store.JobStore`; saves go through the store's transaction)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from eessi_bot.adapters.sqlite.db import Database
-from eessi_bot.adapters.sqlite.outbox import store_effects
-from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import FOLLOWED, UNFINISHED, BuildPin, Checkout, Job, JobState, Row
+from eessi_bot.ports.store import ClosedPr
 
 _JOB_COLUMNS = ("key", "build_key", "repo", "pr_number", "node_type", "repo_id", "software_subdir", "accelerator",
                 "on_arch", "on_accelerator", "job_dir", "symlink", "backend", "job_id", "state", "rows", "error",
@@ -41,28 +40,6 @@ class JobStore:
     def get(self, key: str) -> Optional[Job]:
         row = self.db.connection().execute("SELECT * FROM jobs WHERE key = ?", (key,)).fetchone()
         return None if row is None else _job(row)
-
-    def save(self, job: Job, now: float, render: Optional[Callable[[List[Job]], Effects]] = None) -> None:
-        """Insert or update the job's row and, in the same transaction, store the effects (its comment)
-        that `render` makes from the jobs of its command as they stand after this save.
-
-        One writer per job at a time: the worker handling its command until it is submitted, the job
-        manager afterwards. `cancelled_by` is the exception: `bot: cancel` sets it (`set_cancelled_by`)
-        while the manager may be saving the job, so a save never changes it.
-        """
-        values = _values(job)
-        columns = ", ".join(_JOB_COLUMNS)
-        marks = ", ".join("?" for _ in _JOB_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMNS if c not in ("key", "cancelled_by"))
-        with self.db.write() as conn:
-            conn.execute(
-                f"INSERT INTO jobs ({columns}, created_at, updated_at) VALUES ({marks}, ?, ?) "  # noqa: S608
-                f"ON CONFLICT (key) DO UPDATE SET {updates}, updated_at = excluded.updated_at, "
-                "version = jobs.version + 1",
-                (*values, now, now))
-            if render is not None:
-                siblings = conn.execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (job.build_key,))
-                store_effects(conn, render([_job(row) for row in siblings]), None, now)
 
     def active(self, backend: str) -> List[Job]:
         """Jobs the manager follows: submitted and not finished, oldest first.
@@ -100,10 +77,6 @@ class JobStore:
         with self.db.write() as conn:
             conn.execute("UPDATE jobs SET metadata_comment_id = ? WHERE key = ?", (comment_id, key))
 
-    def comment_url(self, comment_key: str) -> Optional[str]:
-        row = self.db.connection().execute("SELECT result_url FROM outbox WHERE key = ?", (comment_key,)).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
-
     def abandon(self, delivery_id: str, reason: str, now: float) -> int:
         """Jobs of a delivery given up for good that never got submitted: failed, so that they block
         nothing (a closed PR's trash waits for unfinished jobs). A SUBMITTING job's fate is unknown:
@@ -123,10 +96,6 @@ class JobStore:
         rows = self.db.connection().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
-    def put_effects(self, effects: Effects, now: float) -> None:
-        with self.db.write() as conn:
-            store_effects(conn, effects, None, now)
-
     def close_pr(self, repo: str, pr_number: int, delivery_id: str, merged: bool, sender: str, now: float) -> None:
         """Remember a closed PR until its job directories are in the trash (a re-close starts again)."""
         with self.db.write() as conn:
@@ -142,11 +111,10 @@ class JobStore:
             conn.execute("DELETE FROM closed_prs WHERE repo = ? AND pr_number = ? AND done_at IS NULL",
                          (repo, pr_number))
 
-    def closed_pending(self) -> List[Tuple[str, int, str]]:
-        """Closed PRs whose directories still wait for the trash: (repo, number, delivery id)."""
+    def closed_pending(self) -> List[ClosedPr]:
         rows = self.db.connection().execute(
             "SELECT repo, pr_number, delivery_id FROM closed_prs WHERE done_at IS NULL ORDER BY closed_at")
-        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+        return [ClosedPr(str(r[0]), int(r[1]), str(r[2])) for r in rows]
 
     def closed_done(self, repo: str, pr_number: int, now: float) -> None:
         with self.db.write() as conn:
@@ -158,17 +126,6 @@ class JobStore:
             (repo, pr_number, *_states(UNFINISHED))).fetchone()
         return int(row[0])
 
-    def prune(self, before: float) -> int:
-        """Forget finished jobs last changed before `before`, with their sent comments and pins."""
-        with self.db.write() as conn:
-            count = conn.execute("DELETE FROM jobs WHERE state IN ('finished', 'submit_failed') AND updated_at < ?",
-                                 (before,)).rowcount
-            conn.execute("DELETE FROM outbox WHERE version <= done_version AND updated_at < ? "
-                         "AND key NOT IN (SELECT comment_key FROM jobs)", (before,))
-            conn.execute("DELETE FROM builds WHERE created_at < ? AND key NOT IN (SELECT build_key FROM jobs)",
-                         (before,))
-            return count
-
     def next_local_id(self, now: float) -> str:
         """Job ids of the local backend: unique per instance, never reused."""
         with self.db.write() as conn:
@@ -177,6 +134,29 @@ class JobStore:
 
 
 PRE_SUBMIT = tuple(s for s in UNFINISHED if s not in FOLLOWED)
+
+
+def save_job(conn: sqlite3.Connection, job: Job, now: float) -> None:
+    """Insert or update the job's row inside the caller's transaction; never changes `cancelled_by`."""
+    columns = ", ".join(_JOB_COLUMNS)
+    marks = ", ".join("?" for _ in _JOB_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMNS if c not in ("key", "cancelled_by"))
+    conn.execute(
+        f"INSERT INTO jobs ({columns}, created_at, updated_at) VALUES ({marks}, ?, ?) "  # noqa: S608
+        f"ON CONFLICT (key) DO UPDATE SET {updates}, updated_at = excluded.updated_at, version = jobs.version + 1",
+        (*_values(job), now, now))
+
+
+def jobs_of_build(conn: sqlite3.Connection, build_key: str) -> List[Job]:
+    return [_job(row) for row in conn.execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (build_key,))]
+
+
+def prune_jobs(conn: sqlite3.Connection, before: float) -> int:
+    """Forget finished jobs last changed before `before`, and the pins no job needs any more."""
+    count = conn.execute("DELETE FROM jobs WHERE state IN ('finished', 'submit_failed') AND updated_at < ?",
+                         (before,)).rowcount
+    conn.execute("DELETE FROM builds WHERE created_at < ? AND key NOT IN (SELECT build_key FROM jobs)", (before,))
+    return int(count)
 
 
 def _marks(states: Sequence[JobState]) -> str:

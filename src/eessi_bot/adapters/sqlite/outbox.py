@@ -1,4 +1,5 @@
-"""The outbox: GitHub writes, keyed for idempotency, sent (and retried) by one sender thread.
+"""The outbox (`ports.store.OutboxStore`): GitHub writes, keyed for idempotency, sent (and retried) by
+one sender thread. This module is the only writer of the `outbox` table.
 
 A comment row holds the body the comment should show (`version`) and what GitHub last accepted
 (`done_version`), so many updates between two sends become one edit.
@@ -7,30 +8,11 @@ A comment row holds the body the comment should show (`version`) and what GitHub
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.core.effects import CommentEffect, Effects, ReactionEffect
-
-COMMENT = "comment"
-REACTION = "reaction"
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    key: str
-    kind: str
-    repo: str
-    issue_number: Optional[int]
-    target_id: Optional[int]
-    body: str
-    version: int
-    result_id: Optional[int]
-    result_url: Optional[str]
-    in_flight: bool
-    attempts: int
-    delivery_id: Optional[str]
+from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem
 
 
 def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optional[str], now: float) -> None:
@@ -54,13 +36,16 @@ def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optio
             )
 
 
+def prune_sent(conn: sqlite3.Connection, before: float) -> None:
+    """Forget writes sent before `before`, except the comments of jobs still in the database (their
+    next state edits them)."""
+    conn.execute("DELETE FROM outbox WHERE version <= done_version AND updated_at < ? "
+                 "AND key NOT IN (SELECT comment_key FROM jobs)", (before,))
+
+
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def put(self, effects: Effects, now: float) -> None:
-        with self.db.write() as conn:
-            store_effects(conn, effects, None, now)
 
     def due(self, now: float, limit: int = 50) -> List[OutboxItem]:
         rows = self.db.connection().execute(
@@ -109,6 +94,10 @@ class Outbox:
     def record_failed(self, key: str, error: str, now: float) -> None:
         """Given up. `in_flight` stays: should a new body revive the row, it looks for its comment first."""
         self._update(key, "failed = 1, last_error = ?, updated_at = ?", error[:500], now)
+
+    def comment_url(self, key: str) -> Optional[str]:
+        row = self.db.connection().execute("SELECT result_url FROM outbox WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def counts(self) -> Dict[str, int]:
         row = self.db.connection().execute(

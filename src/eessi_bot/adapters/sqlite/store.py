@@ -1,0 +1,66 @@
+"""The SQLite store (`ports.store.Store`): inbox, outbox and jobs in one WAL database, and the unit
+of work that commits a job's row with its comment, or a delivery's end with its writes, at once."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+from eessi_bot.adapters.sqlite import inbox, jobs, outbox
+from eessi_bot.adapters.sqlite.db import Database
+from eessi_bot.core.effects import Effects
+from eessi_bot.core.jobs import Job
+
+
+class SqliteTransaction:
+    """`ports.store.Transaction` on one connection inside `BEGIN IMMEDIATE`; each table's SQL stays
+    in its own module."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def save_job(self, job: Job, now: float) -> None:
+        jobs.save_job(self._conn, job, now)
+
+    def jobs_of_build(self, build_key: str) -> List[Job]:
+        return jobs.jobs_of_build(self._conn, build_key)
+
+    def put(self, effects: Effects, now: float, delivery_id: Optional[str] = None) -> None:
+        outbox.store_effects(self._conn, effects, delivery_id, now)
+
+    def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
+        inbox.finish_delivery(self._conn, delivery_id, outcome, now)
+
+    def prune_jobs(self, before: float) -> int:
+        count = jobs.prune_jobs(self._conn, before)
+        outbox.prune_sent(self._conn, before)
+        return count
+
+
+class SqliteStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.inbox = inbox.Inbox(db)
+        self.outbox = outbox.Outbox(db)
+        self.jobs = jobs.JobStore(db)
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> SqliteStore:
+        """The bot's database, `data_dir/eessi-bot.sqlite3`."""
+        return cls(Database.in_dir(data_dir))
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteTransaction]:
+        with self.db.write() as conn:
+            yield SqliteTransaction(conn)
+
+    def get_meta(self, key: str) -> Optional[str]:
+        return self.db.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.set_meta(key, value)
+
+    def close(self) -> None:
+        self.db.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import itertools
 import os
 import shutil
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -27,6 +29,7 @@ from eessi_bot.adapters.local_jobs import (
     LocalScheduler,
 )
 from eessi_bot.ports.scheduler import JobStatus, Submission, Tracked
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bash") is None or shutil.which("setsid") is None or not Path("/proc/self/stat").exists(),
@@ -60,15 +63,6 @@ def process_alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def write_script(path: Path, body: str) -> Path:
     path.write_text("#!/bin/bash\n" + body)
     path.chmod(0o755)
@@ -99,19 +93,14 @@ class Local:
         return self.scheduler.poll([job]).get(job.job_id)
 
     def wait_state(self, job: Tracked, states: Set[str], timeout: float = 10.0) -> JobStatus:
-        seen: List[Optional[JobStatus]] = []
+        def reached() -> Optional[JobStatus]:
+            status = self.poll(job)
+            return status if status is not None and status.state in states else None
 
-        def reached() -> bool:
-            seen.append(self.poll(job))
-            return seen[-1] is not None and seen[-1].state in states
-
-        assert wait_for(reached, timeout), f"job {job.job_id} did not reach {states}: {seen[-3:]}"
-        status = seen[-1]
-        assert status is not None
-        return status
+        return wait_for(reached, timeout)
 
     def wrapper_pid(self, job: Tracked) -> int:
-        assert wait_for((job.job_dir / PID_FILE).exists, 5)
+        wait_for((job.job_dir / PID_FILE).exists, 5)
         return int((job.job_dir / PID_FILE).read_text().split()[0])
 
 
@@ -124,12 +113,11 @@ def local(tmp_path: Path) -> Iterator[Local]:
     # Never leave a process behind: cancel every job, wait for its end, check that nothing of it lives on.
     leftovers: List[Tuple[str, List[int]]] = []
 
-    def ended(job: Tracked) -> bool:
-        return job.job_id in scheduler.end_states([job])
-
     for job in session.jobs:
         scheduler.cancel(job)
-        wait_for(functools.partial(ended, job), 10)
+    with contextlib.suppress(AssertionError):  # what did not end is killed and reported below
+        wait_for(lambda: len(scheduler.end_states(session.jobs)) == len(session.jobs), 10)
+    for job in session.jobs:
         pids = []
         for name in (PID_FILE, PGID_FILE):
             if (job.job_dir / name).exists():
@@ -166,7 +154,7 @@ def test_held_release_running_completed(local: Local) -> None:
     assert ended == JobStatus("COMPLETED", exit_code="0:0")
     assert ended.terminal
     assert local.scheduler.end_states([job]) == {job.job_id: ended}
-    assert wait_for(lambda: not process_alive(pid), 5)
+    wait_for(lambda: not process_alive(pid), 5)
     assert "done" in (job.job_dir / f"slurm-{job.job_id}.out").read_text()
     local.scheduler.release(job)  # a finished job needs no release: no error
     local.scheduler.cancel(job)   # nor a cancel
@@ -199,7 +187,7 @@ def test_end_states(local: Local, case: EndCase) -> None:
         local.scheduler.release(job)
     if case.cancel_at == "running":
         local.wait_state(job, {"RUNNING"})
-        assert wait_for((job.job_dir / "ran").exists, 5)
+        wait_for((job.job_dir / "ran").exists, 5)
         local.scheduler.cancel(job)
         # Being stopped (SIGTERM, then SIGKILL after the wrapper's KILL_WAIT): still in a running state.
         status = local.poll(job)
@@ -214,13 +202,54 @@ def test_poll_answers_for_many_jobs_at_once(local: Local) -> None:
     held = local.submit("exit 0\n")
     done = local.submit("exit 0\n", released=True)
     local.wrapper_pid(held)
-    assert wait_for((done.job_dir / EXIT_FILE).exists)
+    wait_for((done.job_dir / EXIT_FILE).exists)
+    done_wrapper = local.wrapper_pid(done)
+    wait_for(lambda: not process_alive(done_wrapper), 5)
     gone = Tracked("L999", local.root / "nowhere")
-    time.sleep(0.3)  # the wrapper of `done` is gone by now
     statuses = local.scheduler.poll([held, done, gone])
     assert statuses == {held.job_id: JobStatus("PENDING", reason="JobHeldUser", held=True),
                         done.job_id: JobStatus("COMPLETED", exit_code="0:0")}
     assert local.scheduler.end_states([held, done, gone]) == {done.job_id: statuses[done.job_id]}
+
+
+RACE_JOBS = 300
+
+
+def test_no_job_is_lost_while_its_wrapper_starts(local: Local) -> None:
+    """A poll that looks at a job just as its wrapper writes the pid file must not take it for lost.
+
+    Jobs are submitted while another thread follows them as the job manager does (poll, release each held
+    job once, stop following a job at its first terminal state); each job must end COMPLETED after it ran.
+    """
+    stop = threading.Event()
+    released: Set[str] = set()
+    ends: Dict[str, JobStatus] = {}
+
+    def manager() -> None:
+        while not stop.is_set():
+            following = [job for job in list(local.jobs) if job.job_id not in ends]
+            for job in following:
+                status = local.poll(job)
+                if status is not None and status.terminal:
+                    ends[job.job_id] = status
+                elif status is not None and status.held and job.job_id not in released:
+                    local.scheduler.release(job)
+                    released.add(job.job_id)
+
+    with ThreadPoolExecutor(1) as pool:
+        following = pool.submit(manager)
+        try:
+            for _ in range(RACE_JOBS):
+                local.submit("touch ran\n")
+            with contextlib.suppress(AssertionError):  # the assertions below say what went wrong
+                wait_for(lambda: len(ends) == RACE_JOBS or following.done(), 30)
+        finally:
+            stop.set()
+        following.result()
+    wrong = {job_id: status for job_id, status in ends.items() if status != JobStatus("COMPLETED", exit_code="0:0")}
+    assert wrong == {}
+    assert len(ends) == len(released) == RACE_JOBS
+    assert all((job.job_dir / "ran").exists() for job in local.jobs)
 
 
 # ---------------------------------------------------------------- a lost wrapper
@@ -230,14 +259,14 @@ def test_lost_wrapper_is_node_fail_and_cancel_ends_its_processes(local: Local) -
     job = local.submit("sleep 60 &\necho $$ > job.pid\nsleep 60\n", released=True)
     local.wait_state(job, {"RUNNING"})
     job_pid_file = job.job_dir / "job.pid"
-    assert wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "")
+    wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "")
     pgid = int(job_pid_file.read_text())
-    assert wait_for(lambda: len(live_members(pgid)) == 3)  # bash + two sleeps
+    wait_for(lambda: len(live_members(pgid)) == 3)  # bash + two sleeps
     assert (job.job_dir / PGID_FILE).read_text().split()[0] == str(pgid)
 
     wrapper = local.wrapper_pid(job)
     os.kill(wrapper, signal.SIGKILL)
-    assert wait_for(lambda: not process_alive(wrapper))
+    wait_for(lambda: not process_alive(wrapper))
 
     lost = local.poll(job)
     assert lost == JobStatus("NODE_FAIL", reason=LOST_REASON)
@@ -259,14 +288,14 @@ def test_job_processes_that_ignore_sigterm_get_sigkill(local: Local) -> None:
     job = local.submit("trap '' TERM\necho $$ > job.pid\nwhile :; do sleep 0.1; done\n", released=True)
     local.wait_state(job, {"RUNNING"})
     job_pid_file = job.job_dir / "job.pid"
-    assert wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "")
+    wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "")
     pgid = int(job_pid_file.read_text())
     os.kill(local.wrapper_pid(job), signal.SIGKILL)
     assert local.wait_state(job, {"NODE_FAIL"}).reason == LOST_REASON
     began = time.monotonic()
     local.scheduler.cancel(job)
     assert 1.5 < time.monotonic() - began < 5  # kill_wait (2 s), then SIGKILL
-    assert wait_for(lambda: live_members(pgid) == [], 5)
+    wait_for(lambda: live_members(pgid) == [], 5)
 
 
 # ---------------------------------------------------------------- files alone (no wrapper started)
@@ -301,24 +330,31 @@ FILE_CASES = [
     FileCase("just-submitted-and-released", (("release", ""),), JobStatus("PENDING", reason="JobHeldUser",
                                                                           held=True)),
     FileCase("wrapper-never-started", (), JobStatus("NODE_FAIL", reason=NEVER_STARTED_REASON), old=True),
-    FileCase("exit-file-wrapper-gone", (("pid", "999999999 1"), ("exit", "0 COMPLETED\n")),
+    FileCase("exit-file-wrapper-gone", (("pid", "999999999 1\n"), ("exit", "0 COMPLETED\n")),
              JobStatus("COMPLETED", exit_code="0:0")),
-    FileCase("timeout", (("pid", "999999999 1"), ("exit", "143 TIMEOUT\n")),
+    FileCase("timeout", (("pid", "999999999 1\n"), ("exit", "143 TIMEOUT\n")),
              JobStatus("TIMEOUT", exit_code="143:0")),
-    FileCase("unreadable-exit-file", (("pid", "999999999 1"), ("exit", "zero DONE\n")),
+    FileCase("unreadable-exit-file", (("pid", "999999999 1\n"), ("exit", "zero DONE\n")),
              JobStatus("FAILED", reason="unreadable _bot_local.exit")),
-    FileCase("pid-gone-no-exit-file", (("pid", "999999999 1"),), JobStatus("NODE_FAIL", reason=LOST_REASON)),
-    FileCase("garbage-pid-file", (("pid", "nonsense"),), JobStatus("NODE_FAIL", reason=LOST_REASON)),
+    FileCase("pid-gone-no-exit-file", (("pid", "999999999 1\n"),), JobStatus("NODE_FAIL", reason=LOST_REASON)),
+    # Until the pid file holds the wrapper's whole line, the wrapper has not started.
+    FileCase("empty-pid-file", (("pid", ""),), JobStatus("PENDING", reason="JobHeldUser", held=True)),
+    FileCase("pid-file-cut-short", (("pid", "999999999 1"),), JobStatus("PENDING", reason="JobHeldUser", held=True)),
+    FileCase("garbage-pid-file", (("pid", "nonsense\n"),), JobStatus("PENDING", reason="JobHeldUser", held=True)),
+    FileCase("garbage-pid-file-long-after", (("pid", "nonsense\n"),),
+             JobStatus("NODE_FAIL", reason=NEVER_STARTED_REASON), old=True),
+    FileCase("exit-file-but-no-pid-file", (("exit", "0 COMPLETED\n"),),
+             JobStatus("PENDING", reason="JobHeldUser", held=True)),
     # A pid reused by another process (here: the test itself, with another start time) is not the wrapper.
-    FileCase("pid-reused", (("pid", f"{os.getpid()} 1"),), JobStatus("NODE_FAIL", reason=LOST_REASON)),
+    FileCase("pid-reused", (("pid", f"{os.getpid()} 1\n"),), JobStatus("NODE_FAIL", reason=LOST_REASON)),
     # The wrapper (here: the test process, with its real start time) is alive: the exit file that a job
     # script could write itself does not count until the wrapper is gone.
     FileCase("exit-file-while-wrapper-alive",
-             (("pid", f"{os.getpid()} {own_start_time()}"), ("release", ""), ("exit", "0 COMPLETED\n")),
+             (("pid", f"{os.getpid()} {own_start_time()}\n"), ("release", ""), ("exit", "0 COMPLETED\n")),
              JobStatus("RUNNING")),
-    FileCase("alive-held", (("pid", f"{os.getpid()} {own_start_time()}"),),
+    FileCase("alive-held", (("pid", f"{os.getpid()} {own_start_time()}\n"),),
              JobStatus("PENDING", reason="JobHeldUser", held=True)),
-    FileCase("alive-being-cancelled", (("pid", f"{os.getpid()} {own_start_time()}"), ("release", ""),
+    FileCase("alive-being-cancelled", (("pid", f"{os.getpid()} {own_start_time()}\n"), ("release", ""),
                                        ("cancel", "")), JobStatus("COMPLETING", reason="cancel requested")),
     FileCase("dir-of-another-job", (("exit", "0 COMPLETED\n"),), None, tracked_id="L2"),
 ]

@@ -6,8 +6,9 @@ state in files of the job directory, so jobs outlive a restart of the bot and ar
 those files. The bot only reads and creates files (and, for a lost wrapper, signals the job's processes):
 
 * no job dir, no `_bot_local.id`, or another job's id in it: absent (unknown);
-* no `_bot_local.pid` yet (the wrapper is starting): PENDING, held, reason JobHeldUser; still none
-  STARTUP_GRACE seconds after the submission: NODE_FAIL, reason NEVER_STARTED_REASON;
+* no `_bot_local.pid` yet, or not yet a whole line (the wrapper is starting): PENDING, held, reason
+  JobHeldUser; still none STARTUP_GRACE seconds after the submission: NODE_FAIL, reason NEVER_STARTED_REASON.
+  One read of the pid file decides: a job is not started until that read shows the wrapper's line;
 * wrapper alive, no `_bot_local.release`: PENDING, held, reason JobHeldUser;
 * wrapper alive, release file: RUNNING; with a `_bot_local.cancel` too: COMPLETING (being stopped);
 * wrapper gone, `_bot_local.exit` "CODE STATE": STATE (COMPLETED, FAILED, CANCELLED or TIMEOUT), exit
@@ -59,6 +60,8 @@ END_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"})
 """What the wrapper writes into its exit file."""
 DEFAULT_TIME_LIMIT_SECONDS = 24 * 3600
 _TIME = re.compile(r"^(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2})$")
+_PID_LINE = re.compile(r"(\d+) (\d*)\n", re.ASCII)
+_EXIT_LINE = re.compile(r"(\d+) ([A-Z]+)\n?", re.ASCII)
 
 
 def package_script(name: str) -> Path:
@@ -105,12 +108,15 @@ def _stat(pid: int) -> Optional[List[str]]:
 
 
 def _read_pid_file(path: Path) -> Optional[Tuple[int, str]]:
-    """("PID START_TIME") as (pid, start time); start time "" when the wrapper could not read it."""
-    text = read_text(path)
-    parts = text.split() if text is not None else []
-    if not parts or not parts[0].isdigit() or int(parts[0]) <= 1:
+    """The line "PID START_TIME" as (pid, start time), start time "" when the wrapper could not read it.
+
+    None while the file is missing or is not such a whole line (the wrapper writes the line in one go and
+    renames it into place): a file that is empty or cut short says nothing yet.
+    """
+    match = _PID_LINE.fullmatch(read_text(path) or "")
+    if match is None or int(match.group(1)) <= 1:
         return None
-    return int(parts[0]), parts[1] if len(parts) > 1 else ""
+    return int(match.group(1)), match.group(2)
 
 
 def _alive(pid: int, start_time: str) -> bool:
@@ -231,20 +237,24 @@ class LocalScheduler:
         recorded_id = recorded.split()
         if not recorded_id or recorded_id[0] != job.job_id:
             return None  # the dir belongs to another submission
+        # ONE read decides whether the wrapper started: looking again (say, whether the file exists) could
+        # see a pid file written just after this read, and take a starting job for a lost one.
         pid = _read_pid_file(job_dir / PID_FILE)
-        if pid is not None and _alive(*pid):
+        if pid is None:
+            return self._not_started(job_dir)
+        if _alive(*pid):
             if not (job_dir / RELEASE_FILE).exists():
                 return JobStatus("PENDING", reason=HELD_REASON, held=True)
             if (job_dir / CANCEL_FILE).exists():
                 return JobStatus("COMPLETING", reason="cancel requested")
             return JobStatus("RUNNING")
-        # The wrapper is gone (or not there yet). It writes the exit file before it exits, so the file
-        # is there now if it ever will be.
+        # The wrapper is gone. It writes the exit file before it exits, so the file is there if it ever will be.
         ended = self._exit_record(job_dir)
-        if ended is not None:
-            return ended
-        if (job_dir / PID_FILE).exists():
-            return JobStatus(LOST_STATE, reason=LOST_REASON)
+        return ended if ended is not None else JobStatus(LOST_STATE, reason=LOST_REASON)
+
+    @staticmethod
+    def _not_started(job_dir: Path) -> Optional[JobStatus]:
+        """A job whose wrapper has not written its pid file: held, until STARTUP_GRACE says it never will."""
         try:
             age = time.time() - (job_dir / ID_FILE).stat().st_mtime
         except OSError:
@@ -258,9 +268,9 @@ class LocalScheduler:
         text = read_text(job_dir / EXIT_FILE)
         if text is None:
             return None
-        parts = text.split()
-        if len(parts) == 2 and parts[0].isdigit() and parts[1] in END_STATES:
-            return JobStatus(parts[1], exit_code=f"{int(parts[0])}:0")
+        match = _EXIT_LINE.fullmatch(text)
+        if match is not None and match.group(2) in END_STATES:
+            return JobStatus(match.group(2), exit_code=f"{int(match.group(1))}:0")
         return JobStatus("FAILED", reason=f"unreadable {EXIT_FILE}")
 
     @staticmethod

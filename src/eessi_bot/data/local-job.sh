@@ -26,7 +26,8 @@
 #                                    SCRIPT's exit status (143 after SIGTERM, 137 after SIGKILL)
 #                         TIMEOUT    killed at the time limit: SCRIPT's exit status
 #                       SIGTERM/SIGINT/SIGHUP to this wrapper count as a cancel.
-# This wrapper exits with EXIT_CODE; 2 for usage errors or an unusable JOB_DIR (no files then).
+# This wrapper exits with EXIT_CODE; 2 for usage errors, an unusable JOB_DIR or an unreadable
+# /proc/$$/stat (no files then).
 #
 # SCRIPT runs with cwd = JOB_DIR, stdin /dev/null, the wrapper's environment plus SLURM_JOB_ID,
 # SLURM_JOBID, SLURM_SUBMIT_DIR (= JOB_DIR) and SLURM_JOB_NAME (kept when set, else SCRIPT's
@@ -70,7 +71,11 @@ start_time() {
     printf '%s' "${fields[19]}"
 }
 
-write_atomic _bot_local.pid "$$ $(start_time $$)"
+# The bot reads the pid file as "not started yet" until it holds this whole line: without a start time
+# the bot could not tell this wrapper from a process that got its pid later, so there is no line then.
+wrapper_start=$(start_time $$) || exit 2
+[[ -n $wrapper_start ]] || exit 2
+write_atomic _bot_local.pid "$$ $wrapper_start"
 
 # A pipe nobody writes to: `read -t` on it sleeps 0.2 s without starting a `sleep` process per
 # tick (jobs may be held or run for days). Falls back to sleep where /dev/fd is missing.

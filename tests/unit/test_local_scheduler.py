@@ -97,7 +97,9 @@ class Local:
             status = self.poll(job)
             return status if status is not None and status.state in states else None
 
-        return wait_for(reached, timeout)
+        status = wait_for(reached, timeout)
+        assert status is not None
+        return status
 
     def wrapper_pid(self, job: Tracked) -> int:
         wait_for((job.job_dir / PID_FILE).exists, 5)

@@ -17,14 +17,13 @@ import fcntl
 import os
 import re
 import shutil
-import signal
 import stat
-import subprocess
 import threading
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from eessi_bot.adapters import process
 from eessi_bot.jobs.files import write_new
 from eessi_bot.ports.git import Checkout, GitError
 
@@ -91,28 +90,16 @@ def _run(
     stdin: Optional[bytes] = None,
     secrets: Sequence[str] = (),
 ) -> _Result:
-    """Run git with an argv list in its own session, so that a timeout kills its helpers too
-    (ssh, git-remote-https) and ssh has no terminal to prompt on."""
+    """Run git (see `process.run`: a timeout also ends its helpers, ssh and git-remote-https, and ssh has no
+    terminal to prompt on); the secrets are scrubbed from what it said."""
     try:
-        proc = subprocess.Popen(
-            argv,
-            env=_base_env() if env is None else env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        result = process.run(argv, env=_base_env() if env is None else env, timeout=timeout, stdin=stdin)
     except OSError as exc:
         raise GitError(stage, f"cannot run git ({exc.strerror or exc}); is git installed?") from exc
-    try:
-        out, err = proc.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate()
-        text = _scrub(err.decode("utf-8", "replace"), secrets)
+    except process.TimedOut as exc:
+        text = _scrub(exc.stderr.decode("utf-8", "replace"), secrets)
         raise GitError(stage, f"{what} took longer than {timeout:g} s and was stopped", text) from None
-    return _Result(proc.returncode, out, _scrub(err.decode("utf-8", "replace"), secrets))
+    return _Result(result.returncode, result.stdout, _scrub(result.stderr_text, secrets))
 
 
 def _ok(argv: List[str], *, stage: str, what: str, timeout: float, stdin: Optional[bytes] = None) -> bytes:

@@ -29,12 +29,12 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import time
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from eessi_bot.adapters import process
 from eessi_bot.jobs.files import read_text, write_new
 from eessi_bot.ports.scheduler import JobStatus, SchedulerUnavailable, Submission, SubmitError, Tracked
 
@@ -175,9 +175,10 @@ class LocalScheduler:
             write_new(log_path, b"")
             fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(fd, "ab") as log:
-                result = subprocess.run(argv, cwd=submission.job_dir, env=dict(submission.environment),
-                                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+                # The wrapper outlives this call and keeps writing to the log: output goes there, not to a pipe.
+                result = process.run(argv, env=submission.environment, timeout=30, cwd=submission.job_dir,
+                                     output=log)
+        except (OSError, process.TimedOut) as exc:
             raise SubmitError(f"cannot start the local job: {exc}") from exc
         if result.returncode != 0:
             raise SubmitError(f"cannot start the local job: {(read_text(log_path, 1000) or '')[-1000:]}")

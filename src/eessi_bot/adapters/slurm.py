@@ -3,17 +3,16 @@ explicit environment."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import pwd
 import re
-import signal
-import subprocess
 import threading
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from eessi_bot.adapters import process
+from eessi_bot.adapters.process import Finished
 from eessi_bot.ports.scheduler import (
     TERMINAL_STATES,
     JobStatus,
@@ -126,8 +125,8 @@ def _status(row: Mapping[str, str]) -> JobStatus:
                      cluster=_defined(row["cluster"]), partition=_defined(row["partition"]))
 
 
-def _failure(argv: Sequence[str], result: subprocess.CompletedProcess[str]) -> str:
-    said = (result.stderr.strip() or result.stdout.strip())[-500:]
+def _failure(argv: Sequence[str], result: Finished) -> str:
+    said = (result.stderr_text.strip() or result.stdout_text.strip())[-500:]
     failed = f"{argv[0]} exited with {result.returncode}"
     return f"{failed}: {said}" if said else failed
 
@@ -177,9 +176,10 @@ class SlurmScheduler:
         looks for it by its marker before submitting again)."""
         argv = sbatch_argv(self.submit_command, submission)
         result = self._run(argv, cwd=submission.job_dir, env=sbatch_environment(submission.environment))
-        output = result.stdout.strip()
+        output = result.stdout_text.strip()
         if result.returncode != 0:
-            raise SubmitError((result.stderr.strip() or output or f"{argv[0]} exited with {result.returncode}")[-2000:])
+            said = result.stderr_text.strip() or output or f"{argv[0]} exited with {result.returncode}"
+            raise SubmitError(said[-2000:])
         found = _SUBMITTED.search(output)
         if found:
             return found.group(1)
@@ -195,7 +195,7 @@ class SlurmScheduler:
         result = self._run(argv)
         if result.returncode != 0:
             raise SchedulerUnavailable(_failure(argv, result))
-        for line in result.stdout.splitlines():
+        for line in result.stdout_text.splitlines():
             job_id, _, comment = line.strip().partition(" ")
             if comment.strip() == submission.marker:
                 return job_id
@@ -229,7 +229,7 @@ class SlurmScheduler:
         if result.returncode != 0:
             raise SchedulerUnavailable(_failure(argv, result))
         rows: Dict[str, Dict[str, str]] = {}
-        for line in result.stdout.splitlines():
+        for line in result.stdout_text.splitlines():
             if not line.strip() or _CLUSTER_HEADER.match(line):
                 continue
             values = line.split(SEP)
@@ -256,12 +256,12 @@ class SlurmScheduler:
                 "-o", ",".join(SACCT_FIELDS)]
         result = self._run(argv)
         if result.returncode != 0:
-            if _ACCOUNTING_DISABLED in result.stderr.lower():
+            if _ACCOUNTING_DISABLED in result.stderr_text.lower():
                 log.debug("Slurm accounting is disabled: no end states from sacct")
                 return {}
             raise SchedulerUnavailable(_failure(argv, result))
         found: Dict[str, List[Dict[str, str]]] = {}
-        for line in result.stdout.splitlines():
+        for line in result.stdout_text.splitlines():
             if not line.strip():
                 continue
             values = line.split(SEP)
@@ -311,8 +311,8 @@ class SlurmScheduler:
         result = self._run(argv)
         if result.returncode == 0:
             return
-        if any(text in result.stderr for text in _GONE):
-            log.info("job %s: not %s: %s", job.job_id, done, result.stderr.strip().splitlines()[-1],
+        if any(text in result.stderr_text for text in _GONE):
+            log.info("job %s: not %s: %s", job.job_id, done, result.stderr_text.strip().splitlines()[-1],
                      extra={"job_id": job.job_id})
             return
         raise SchedulerUnavailable(_failure(argv, result))
@@ -333,23 +333,11 @@ class SlurmScheduler:
         return fill_template(command, row)
 
     def _run(self, argv: Sequence[str], cwd: Optional[Path] = None,
-             env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess[str]:
-        """Run a Slurm command with the timeout; in a process group of its own, so that a command that
-        hangs is killed together with whatever it started (a site's wrapper script, say)."""
+             env: Optional[Mapping[str, str]] = None) -> Finished:
+        """Run a Slurm command with the timeout (killed with whatever it started, a site's wrapper script say)."""
         try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
-                                    env=dict(env) if env is not None else client_environment(),
-                                    start_new_session=True)
+            return process.run(argv, env=client_environment() if env is None else env, timeout=self.timeout, cwd=cwd)
         except OSError as exc:
             raise SchedulerUnavailable(f"cannot run {argv[0]}: {exc}") from exc
-        with proc:
-            try:
-                stdout, stderr = proc.communicate(timeout=self.timeout)
-            except subprocess.TimeoutExpired as exc:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.kill()
-                proc.wait()
-                raise SchedulerUnavailable(f"{argv[0]} did not answer within {self.timeout:g} s") from exc
-        return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+        except process.TimedOut as exc:
+            raise SchedulerUnavailable(f"{argv[0]} did not answer within {self.timeout:g} s") from exc

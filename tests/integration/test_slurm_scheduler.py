@@ -4,18 +4,18 @@ a job's whole life, one squeue per poll, templated scontrol commands; and its an
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set
 
 import pytest
 
 from eessi_bot.adapters.slurm import SEP, SlurmScheduler
 from eessi_bot.ports.scheduler import JobStatus, SchedulerUnavailable, Submission, Tracked
 from tests.slurm import SlurmSession, cancel_all, force_timeout, sbatch
+from tests.waiting import wait_for
 
 SECRET = "ghp_do-not-leak-this"
 CLUSTER = "localcluster"  # ClusterName of scripts/slurm-up.sh
@@ -25,15 +25,6 @@ def write_executable(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     return path
-
-
-def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
 
 
 @dataclass
@@ -67,29 +58,25 @@ class Bot:
         return self.poll([job]).get(job.job_id)
 
     def wait_state(self, job: Tracked, states: Set[str], timeout: float = 30.0) -> JobStatus:
-        seen: List[Optional[JobStatus]] = []
+        def reached() -> Optional[JobStatus]:
+            status = self.poll_one(job)
+            return status if status is not None and status.state in states else None
 
-        def reached() -> bool:
-            seen.append(self.poll_one(job))
-            return seen[-1] is not None and seen[-1].state in states
-
-        assert wait_until(reached, timeout, 0.2), f"job {job.job_id} not in {states} after {timeout} s: {seen[-3:]}"
-        status = seen[-1]
+        status = wait_for(reached, timeout, 0.2)
         assert status is not None
         return status
 
     def wait_end(self, job: Tracked, timeout: float = 30.0) -> JobStatus:
         """end_states until sacct has the job's final row; before that the job must be absent (never a
         placeholder or a PENDING/RUNNING row taken for an end)."""
-        answers: List[Dict[str, JobStatus]] = []
+        def final() -> Optional[JobStatus]:
+            answer = self.scheduler.end_states([job])
+            assert set(answer) <= {job.job_id}
+            return answer.get(job.job_id)
 
-        def final() -> bool:
-            answers.append(self.scheduler.end_states([job]))
-            assert set(answers[-1]) <= {job.job_id}
-            return job.job_id in answers[-1]
-
-        assert wait_until(final, timeout, 0.2), f"sacct has no end of job {job.job_id} after {timeout} s"
-        return answers[-1][job.job_id]
+        status = wait_for(final, timeout, 0.2)
+        assert status is not None
+        return status
 
     def squeue_runs(self) -> List[str]:
         return self.squeue_log.read_text().splitlines() if self.squeue_log.exists() else []
@@ -279,11 +266,19 @@ def fake(tmp_path: Path, name: str, stdout: str = "", stderr: str = "", code: in
                                 f'cat "{tmp_path}/{name}.err" >&2\nexit {code}\n'))
 
 
+def ended(pid: int) -> bool:
+    """The process is gone, or a zombie nobody reaped yet."""
+    try:
+        return " Z " in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+
+
 def assert_no_child_left(child_file: Path) -> None:
+    """A hanging command's child does not outlive the timeout."""
     if child_file.exists():
         pid = int(child_file.read_text())
-        assert wait_until(lambda: not Path(f"/proc/{pid}").exists() or " Z " in Path(f"/proc/{pid}/stat").read_text(),
-                          2), "a hanging command's child outlived the timeout"
+        wait_for(lambda: ended(pid), 2)
 
 
 def squeue_line(*values: str) -> str:

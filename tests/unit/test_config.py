@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import pytest
 
@@ -13,10 +14,12 @@ from eessi_bot.core.config import ChatLevel, Config, Problem, Severity
 from tests.fakes.site import write_site
 
 ENV = {"HOME": "/home/bot", "USER": "bot"}
+CPUS = 8
+"""The machine's CPU count as the tests give it: parsing does not depend on the machine running them."""
 
 
 def load(path: Path) -> tuple[Config | None, List[Problem]]:
-    return load_config(path, ENV)
+    return load_config(path, ENV, CPUS)
 
 
 def edit(cfg: Path, pattern: str, replacement: str) -> None:
@@ -105,6 +108,8 @@ BROKEN = [
     ("repos-cfg-dir-missing", r"^repos_cfg_dir = .*$", "repos_cfg_dir = /nonexistent", "cannot read "
      "/nonexistent/repos.cfg"),
     ("duplicate-key", r"^app_name = .*$", "app_name = a\napp_name = b", "is not a valid INI file"),
+    ("local-max-jobs-zero", r"^\[buildenv\]$", "[buildenv]\nlocal_max_jobs = 0",
+     "[buildenv] local_max_jobs = '0': must be at least 1"),
 ]
 
 
@@ -185,10 +190,26 @@ def test_unknown_keys_are_noted_not_fatal(tmp_path: Path) -> None:
     assert "[bot] colour: unknown key, ignored" in " ".join(rendered(problems, Severity.NOTE))
 
 
+@pytest.mark.parametrize(("cpus", "setting", "expected"), [
+    (1, "", 1),
+    (64, "", 64),
+    (64, "local_max_jobs = 3", 3),
+    (None, "", os.cpu_count() or 1),
+], ids=["one-cpu", "many-cpus", "set-in-app-cfg", "this-machine-when-not-given"])
+def test_local_max_jobs_defaults_to_the_cpu_count(tmp_path: Path, cpus: Optional[int], setting: str,
+                                                  expected: int) -> None:
+    cfg = write_site(tmp_path)
+    if setting:
+        edit(cfg, r"^\[buildenv\]$", f"[buildenv]\n{setting}")
+    config, problems = load_config(cfg, ENV, cpus)
+    assert config is not None, rendered(problems)
+    assert config.buildenv.local_max_jobs == expected
+
+
 def test_paths_expand_home_and_variables(tmp_path: Path) -> None:
     cfg = write_site(tmp_path)
     edit(cfg, r"^jobs_base_dir = .*$", "jobs_base_dir = $JOBROOT/jobs\n")
-    config, problems = load_config(cfg, {**ENV, "JOBROOT": str(tmp_path)})
+    config, problems = load_config(cfg, {**ENV, "JOBROOT": str(tmp_path)}, CPUS)
     assert config is not None, rendered(problems)
     assert config.buildenv.jobs_base_dir == tmp_path / "jobs"
     assert config.clean_up.trash_bin_dir == tmp_path / "jobs" / "trash_bin"
@@ -197,7 +218,7 @@ def test_paths_expand_home_and_variables(tmp_path: Path) -> None:
 def test_secret_from_environment(tmp_path: Path) -> None:
     cfg = write_site(tmp_path)
     edit(cfg, r"^webhook_secret = .*\n", "")
-    config, _ = load_config(cfg, {**ENV, "GITHUB_APP_SECRET_TOKEN": "from-env"})
+    config, _ = load_config(cfg, {**ENV, "GITHUB_APP_SECRET_TOKEN": "from-env"}, CPUS)
     assert config is not None
     assert config.github.webhook_secret == "from-env"
 

@@ -26,16 +26,21 @@ from eessi_bot.core.config.repos import parse_repos_cfg
 _NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "beegfs", "fuse.sshfs", "ceph", "panfs"}
 
 
-def load_config(path: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[Optional[Config], List[Problem]]:
-    """Parse and check `path`. Problems are attributed to the file they are about."""
+def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
+                cpu_count: Optional[int] = None) -> Tuple[Optional[Config], List[Problem]]:
+    """Parse and check `path`. Problems are attributed to the file they are about.
+
+    `env` and `cpu_count` default to this machine's (the parser itself reads neither).
+    """
     env = os.environ if env is None else env
+    cpu_count = (os.cpu_count() or 1) if cpu_count is None else cpu_count
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(Severity.ERROR, "", "", f"cannot read the configuration file: {exc.strerror}",
                               file=file)]
-    config, problems = parse_config(text, env)
+    config, problems = parse_config(text, env, cpu_count)
     problems = [p.located(file) for p in problems]
     if config is None:
         return None, problems
@@ -54,8 +59,9 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[Op
     return config, problems
 
 
-def load_config_or_raise(path: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[Config, List[Problem]]:
-    config, problems = load_config(path, env)
+def load_config_or_raise(path: Path, env: Optional[Mapping[str, str]] = None,
+                         cpu_count: Optional[int] = None) -> Tuple[Config, List[Problem]]:
+    config, problems = load_config(path, env, cpu_count)
     if config is None:
         raise ConfigError(problems)
     return config, problems

@@ -56,13 +56,14 @@ _SILENTLY_KNOWN = {
 }
 
 
-def parse_config(text: str, env: Mapping[str, str]) -> Tuple[Optional[Config], List[Problem]]:
+def parse_config(text: str, env: Mapping[str, str], cpu_count: int) -> Tuple[Optional[Config], List[Problem]]:
     """Parse app.cfg text into a Config and every problem found.
 
     The Config is None only when the text is not INI at all. When a problem is an error, the Config
     holds placeholders for the broken values: it is good for further checks (so check-config can
-    report everything at once), never for running the bot. `env` supplies `$VAR`/`~` expansion of
-    paths and the webhook secret's fallback variable.
+    report everything at once), never for running the bot. What the machine says comes in as
+    arguments, so that parsing reads nothing but `text`: `env` supplies `$VAR`/`~` expansion of paths
+    and the webhook secret's fallback variable, `cpu_count` the default of `[buildenv] local_max_jobs`.
     """
     parser = configparser.ConfigParser(interpolation=configparser.BasicInterpolation(), strict=True)
     try:
@@ -76,19 +77,19 @@ def parse_config(text: str, env: Mapping[str, str]) -> Tuple[Optional[Config], L
             reader.seen.add((section, key))
             reader.error(section, key, "is no longer supported", hint=hint)
     reader.seen.update(_SILENTLY_KNOWN)
-    config = _build(reader)
+    config = _build(reader, cpu_count)
     reader.unknown_keys(KNOWN_SECTIONS)
     return config, reader.problems
 
 
-def _build(r: Reader) -> Config:
+def _build(r: Reader, cpu_count: int) -> Config:
     github = _github(r)
     jobs_base_dir = r.path("buildenv", "jobs_base_dir", required=True,
                            hint="where job directories are made, e.g. /project/bot/jobs")
     repos_cfg_dir = r.path("repo_targets", "repos_cfg_dir", required=True,
                            hint="the directory holding repos.cfg")
     base = jobs_base_dir or PLACEHOLDER_PATH
-    buildenv = read_buildenv(r, base, DEFAULT_JOB_NAME)
+    buildenv = read_buildenv(r, base, DEFAULT_JOB_NAME, cpu_count)
     deploy = read_deploycfg(r)
     node_types = parse_node_types(r)
     bot = BotSettings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Tuple
@@ -26,7 +25,8 @@ _JOB_NAME = re.compile(r"^[A-Za-z0-9_.+-]{3,}$")
 _EXPORT_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^\n\r]*$")
 
 
-def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> BuildEnv:
+def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str, cpu_count: int) -> BuildEnv:
+    """`[buildenv]`; `cpu_count` (the machine's, given by the caller) is the default of local_max_jobs."""
     s = "buildenv"
     script = r.raw(s, "build_job_script")
     build_job_script = None
@@ -77,7 +77,7 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str) -> Buil
         clone_git_repo_via=r.choice(s, "clone_git_repo_via", ("https", "ssh"), "https"),
         job_comment_mode=r.choice(s, "job_comment_mode", ("per_job", "summary"), "per_job"),
         job_sandbox=sandbox,
-        local_max_jobs=r.integer(s, "local_max_jobs", os.cpu_count() or 1, minimum=1),
+        local_max_jobs=r.integer(s, "local_max_jobs", cpu_count, minimum=1),
         site_config=site_config,
     )
 

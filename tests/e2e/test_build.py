@@ -11,10 +11,11 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.harness import PR, REPO, BotProcess
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.upstream import BUILD_SH, Upstream, make_upstream
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

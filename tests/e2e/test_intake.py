@@ -11,9 +11,10 @@ import pytest
 import requests
 
 from eessi_bot.commands import default_registry
-from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.harness import PR, REPO, BotProcess
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.webhooks import encode, pr_comment_payload, sign_sha1
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

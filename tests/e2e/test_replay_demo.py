@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from eessi_bot.cli.main import main
-from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.harness import PR, REPO, BotProcess
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

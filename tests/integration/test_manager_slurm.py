@@ -29,6 +29,7 @@ from eessi_bot.ports.scheduler import SchedulerUnavailable
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import Upstream, make_upstream
 from tests.slurm import cancel_all, force_timeout, run, sacct_job, squeue_job, wait_state
+from tests.waiting import wait_for
 
 POLL_SLEEP = 0.2
 """Seconds between manager cycles in these tests (the fake clock moves on by as much)."""
@@ -125,16 +126,23 @@ def job_id(job: Job) -> str:
 def drive(bot: Pipeline, until: Callable[[], bool], timeout: float,
           after_cycle: Optional[Callable[[], None]] = None) -> int:
     """Manager cycles (each followed by sending its writes) until `until()` holds; the number of cycles."""
-    deadline = time.monotonic() + timeout
     cycles = 0
-    while not until():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s: {[(j.job_id, j.state) for j in jobs(bot)]}"
+
+    def manager_cycles_until_done() -> bool:
+        nonlocal cycles
+        if until():
+            return True
         bot.runtime.manage()
         cycles += 1
         if after_cycle is not None:
             after_cycle()
         bot.clock.advance(POLL_SLEEP)
-        time.sleep(POLL_SLEEP)
+        return False
+
+    try:
+        wait_for(manager_cycles_until_done, timeout=timeout, interval=POLL_SLEEP)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; jobs: {[(j.job_id, j.state) for j in jobs(bot)]}") from None
     return cycles
 
 
@@ -435,10 +443,11 @@ def test_controller_outage_reports_nothing_false_and_everything_after(tmp_path: 
     os.kill(controller, 15)
     try:
         marker = Path(job.job_dir) / f"_bot_job{job_id(job)}.done"
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert time.monotonic() < deadline, "the job did not end while the controller was down"
-            time.sleep(0.2)
+
+        def job_ended_while_the_controller_is_down() -> bool:
+            return marker.exists()
+
+        wait_for(job_ended_while_the_controller_is_down, timeout=60, interval=0.2)
         with pytest.raises(SchedulerUnavailable):
             bot.runtime.manage()
         assert job_of(bot, "cpu_zen2").rows == job.rows, "nothing is reported while the controller is away"

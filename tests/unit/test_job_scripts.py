@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import shutil
 import stat
@@ -15,6 +16,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import eessi_bot
+from tests.waiting import wait_for
 
 DATA = Path(eessi_bot.__file__).parent / "data"
 BUILD_SCRIPT = DATA / "bot-build.slurm"
@@ -75,15 +77,6 @@ def run_job(job_dir: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[s
         timeout=30,
         check=False,
     )
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def steps_run(job_dir: Path) -> List[str]:
@@ -255,7 +248,7 @@ def test_killed_job_still_writes_the_end_marker(tmp_path: Path) -> None:
     proc = subprocess.Popen(["bash", str(BUILD_SCRIPT)], cwd=job_dir, env={**base_env(), "SLURM_JOB_ID": JOB_ID},
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        assert wait_for((job_dir / "started").exists, 5)
+        assert wait_for((job_dir / "started").exists, timeout=5)
         os.killpg(proc.pid, 15)  # what scancel and the local wrapper do
         assert proc.wait(timeout=5) == 143
     finally:
@@ -316,7 +309,8 @@ def start_local() -> Iterator[StartLocal]:
     for job_dir, proc in started:  # never leave a job behind, even when a test failed
         if not (job_dir / "_bot_local.exit").exists():
             (job_dir / "_bot_local.cancel").touch()
-            wait_for((job_dir / "_bot_local.exit").exists, 8)
+            with contextlib.suppress(AssertionError):  # killed below if it does not end in time
+                wait_for((job_dir / "_bot_local.exit").exists, timeout=8)
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
         proc.wait()
@@ -341,7 +335,7 @@ def test_local_hold_release_and_full_job(tmp_path: Path, start_local: StartLocal
     proc = start_local(job_dir, BUILD_SCRIPT, fork=fork)
 
     pid_file = job_dir / "_bot_local.pid"
-    assert wait_for(pid_file.exists, 5)
+    assert wait_for(pid_file.exists, timeout=5)
     pid_text, start_time = pid_file.read_text().split()
     pid = int(pid_text)
     if fork:
@@ -355,7 +349,7 @@ def test_local_hold_release_and_full_job(tmp_path: Path, start_local: StartLocal
     assert not (job_dir / f"slurm-{JOB_ID}.out").exists()
 
     (job_dir / "_bot_local.release").touch()
-    assert wait_for((job_dir / "_bot_local.exit").exists, 15)
+    assert wait_for((job_dir / "_bot_local.exit").exists, timeout=15)
     if not fork:
         assert proc.wait(timeout=5) == 0
 
@@ -390,7 +384,7 @@ def test_local_cancel_before_release(tmp_path: Path, start_local: StartLocal) ->
     job_dir.mkdir()
     script = write_script(tmp_path / "s.sh", "touch ran\n")
     proc = start_local(job_dir, script)
-    assert wait_for((job_dir / "_bot_local.pid").exists, 5)
+    assert wait_for((job_dir / "_bot_local.pid").exists, timeout=5)
     (job_dir / "_bot_local.cancel").touch()
     assert proc.wait(timeout=5) == 130
     assert exit_record(job_dir) == "130 CANCELLED"
@@ -407,9 +401,9 @@ def test_local_cancel_while_running_kills_the_tree(tmp_path: Path, start_local: 
     script = write_script(tmp_path / "s.sh", "sleep 60 &\necho $$ > job.pid\nsleep 60\n")
     proc = start_local(job_dir, script)
     job_pid_file = job_dir / "job.pid"
-    assert wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "", 5)
+    assert wait_for(lambda: job_pid_file.exists() and job_pid_file.read_text().strip() != "", timeout=5)
     pgid = int(job_pid_file.read_text())
-    assert wait_for(lambda: len(live_members(pgid)) == 3, 5)  # bash + two sleeps
+    assert wait_for(lambda: len(live_members(pgid)) == 3, timeout=5)  # bash + two sleeps
 
     began = time.monotonic()
     if how == "cancel-file":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (see README): installs what the tests need on a bare Debian 12 machine
-# (apt as root, a venv with pip, npm fixtures), then runs ruff, mypy and pytest.
-# Extra arguments go to pytest, e.g. scripts/test.sh -k config -x
+# (apt as root, a venv with pip, npm fixtures), then runs ruff, mypy and pytest with branch coverage of
+# eessi_bot (per-file figures with the missing lines at the end; [tool.coverage] in pyproject.toml).
+# Extra arguments go to pytest, e.g. scripts/test.sh -k config -x   (--no-cov turns coverage off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,4 @@ if [ "$(id -u)" = 0 ]; then
   fi
   export EESSI_BOT_SLURM=1
 fi
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest --cov=eessi_bot --cov-branch --cov-report=term-missing:skip-covered "$@"

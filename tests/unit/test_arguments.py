@@ -6,10 +6,10 @@ from typing import Optional
 
 import pytest
 
-from eessi_bot.core.arguments import ArgumentError, Arguments, BuildFor, parse_arguments
+from eessi_bot.core.arguments import ArgumentError, ArgumentItems, BuildFor, Given, parse_arguments
 
 
-def parse(text: str) -> Arguments:
+def parse(text: str) -> ArgumentItems:
     return parse_arguments(tuple(text.split()))
 
 
@@ -92,18 +92,36 @@ def test_exports_are_not_filters() -> None:
     """The EESSI bot turned exportvariable: into a filter that no node type matched (§3.3 ⚠)."""
     args = parse("for:arch=zen2 exportvariable:SKIP_TESTS=yes")
     assert args.exports == ("SKIP_TESTS=yes",)
-    assert [f.component for f in args.target_filters] == ["architecture"]
+    assert args.filters == () and args.component_filters == ()
 
 
-@pytest.mark.parametrize(("text", "components"), [
-    ("for:arch=zen2", ["architecture"]),
-    ("for:arch=zen2,accel=nvidia/cc80", ["architecture", "accelerator"]),
-    ("on:arch=zen4 for:arch=zen2,accel=nvidia/cc80", ["architecture"]),
-    ("for:arch=zen2 repo:software inst:MY", ["architecture", "repository"]),
-])
-def test_target_filters_native_or_on(text: str, components: list) -> None:
-    """Without on:, for: doubles as the node filter (a native build); with on:, only on: selects nodes."""
-    assert [f.component for f in parse(text).target_filters] == components
+@pytest.mark.parametrize(("text", "filters"), [
+    ("for:arch=zen2", [("architecture", "zen2")]),
+    ("for:arch=x86_64-amd-zen2,accel=nvidia/cc80",
+     [("architecture", "x86_64/amd/zen2"), ("accelerator", "nvidia/cc80")]),
+    ("for:arch=.*,accel=nvidia/.*", [("architecture", ".*"), ("accelerator", "nvidia/.*")]),
+], ids=["arch", "arch-accel", "patterns"])
+def test_build_for_as_node_filters(text: str, filters: list) -> None:
+    """Without on:, for: doubles as the node filter (a native build): the node must match what is built for."""
+    for_ = parse(text).for_
+    assert for_ is not None
+    assert [(f.component, f.source) for f in for_.filters()] == filters
+
+
+GIVEN = [
+    # (arguments, what a command's parser is offered, in the order a refusal names them)
+    ("", []),
+    ("inst:bot", []),
+    ("last_build job:1 exp:A=b repo:x for:arch=zen2 on:arch=zen4 inst:bot",
+     [("on", "on:..."), ("for", "for:architecture=zen2"), ("repository", "repository:x"),
+      ("exportvariable", "exportvariable:A=b"), ("job", "job:1"), ("word", "last_build")]),
+    ("arch:zen2 accel:nvidia", [("architecture", "architecture:zen2"), ("accelerator", "accelerator:nvidia")]),
+]
+
+
+@pytest.mark.parametrize(("text", "given"), GIVEN, ids=["empty", "instance-only", "every-kind", "filters"])
+def test_given_in_expanded_order_without_instance(text: str, given: list) -> None:
+    assert parse(text).given() == tuple(Given(kind, shown) for kind, shown in given)
 
 
 @pytest.mark.parametrize(("text", "instance", "addressed"), [

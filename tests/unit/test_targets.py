@@ -7,10 +7,12 @@ from typing import List, Tuple
 
 import pytest
 
+from eessi_bot.commands.build import BuildArgs
+from eessi_bot.commands.build import parse as parse_build
 from eessi_bot.core.arguments import parse_arguments
 from eessi_bot.core.config import NodeType
 from eessi_bot.core.config.model import Config
-from eessi_bot.core.targets import TargetError, match_targets
+from eessi_bot.core.targets import Match, TargetError, match_targets
 from tests.fakes.pipeline import Pipeline
 
 COMPAT, SOFTWARE = "eessi.io-2023.06-compat", "eessi.io-2023.06-software"
@@ -30,9 +32,18 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     return dataclasses.replace(base, node_types=EXAMPLE_NODES)
 
 
+def build_args(command: str) -> BuildArgs:
+    return parse_build(parse_arguments(tuple(command.split())))
+
+
+def match(config: Config, command: str) -> Match:
+    """What `bot: build COMMAND` matches: the targets for its `for:`, selected by its node filters."""
+    args = build_args(command)
+    return match_targets(config, args.for_, args.node_filters)
+
+
 def run(config: Config, command: str) -> List[Tuple[str, str]]:
-    args = parse_arguments(tuple(command.split()))
-    return [(t.node.name, t.repo_id) for t in match_targets(config, args).targets]
+    return [(t.node.name, t.repo_id) for t in match(config, command).targets]
 
 
 def both(node: str) -> List[Tuple[str, str]]:
@@ -82,7 +93,7 @@ def test_instance_rows(command: str, instance: str, addressed: bool) -> None:
 ])
 def test_software_subdir(config: Config, command: str, node: str, subdir: str, accel: object) -> None:
     """The job builds for the for:arch path when it is one (cross-builds), else for the node's subdir."""
-    (target, _) = match_targets(config, parse_arguments(tuple(command.split()))).targets
+    (target, _) = match(config, command).targets
     assert (target.node.name, target.software_subdir, target.accelerator) == (node, subdir, accel)
 
 
@@ -93,17 +104,17 @@ def test_software_subdir(config: Config, command: str, node: str, subdir: str, a
 ])
 def test_paths_cannot_escape(config: Config, command: str) -> None:
     with pytest.raises(TargetError, match="not a valid"):
-        match_targets(config, parse_arguments(tuple(command.split())))
+        match(config, command)
 
 
 def test_reasons_explain_a_miss(config: Config) -> None:
-    match = match_targets(config, parse_arguments(("for:arch=x86_64/amd/zen4",)))
-    assert match.targets == ()
-    text = " ".join(match.reasons)
+    missed = match(config, "for:arch=x86_64/amd/zen4")
+    assert missed.targets == ()
+    text = " ".join(missed.reasons)
     assert "node type `gpu_h100`, repository `eessi.io-2023.06-software`: it has accelerator `nvidia/cc90`" in text
     assert "architecture `x86_64/amd/zen2` does not match `x86_64/amd/zen4`" in text
 
 
 def test_on_arch_display(config: Config) -> None:
-    (target, _) = match_targets(config, parse_arguments(("for:arch=zen2",))).targets
+    (target, _) = match(config, "for:arch=zen2").targets
     assert target.on_arch == "amd-zen2"

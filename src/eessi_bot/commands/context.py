@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Tuple
 
 from eessi_bot.core.config import Config
+from eessi_bot.core.response import Node
 from eessi_bot.ports.jobs import Jobs, Request
 
 if TYPE_CHECKING:
@@ -14,13 +15,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reply:
-    """A command's result text for the response comment.
+    """A command's result for the response comment, as nodes that `core.response` lays out.
 
-    `answer` is True when the text is what the commenter asked for (help, tables, errors, "nothing
+    `answer` is True when the reply is what the commenter asked for (help, tables, errors, "nothing
     happened, because ..."): shown at every chatlevel. False marks a mere acknowledgement.
     """
 
-    text: str
+    nodes: Tuple[Node, ...]
     answer: bool = True
 
 

@@ -2,58 +2,70 @@
 
 from __future__ import annotations
 
-from eessi_bot.commands.context import CommandContext, CommandError, Reply
-from eessi_bot.commands.registry import CommandSpec, Registry
-from eessi_bot.core.arguments import Arguments
-from eessi_bot.core.markdown import code, indented
+from dataclasses import dataclass
+from typing import List, Tuple
 
+from eessi_bot.commands.context import CommandContext, CommandError, Reply
+from eessi_bot.commands.registry import AnySpec, CommandSpec, Registry, take_only
+from eessi_bot.core.arguments import WORD, ArgumentItems
+from eessi_bot.core.markdown import code
+from eessi_bot.core.response import BLANK, Item, Node, Text
+
+NAME = "help"
+USAGE = "[COMMAND]"
 DOCS_URL = "https://www.eessi.io/docs/bot"
 
 
-def synopsis(spec: CommandSpec) -> str:
-    return f"bot: {spec.name} {spec.usage}".strip()
+@dataclass(frozen=True)
+class HelpArgs:
+    commands: Tuple[str, ...]
+    """The commands to explain; none: explain how to talk to the bot and list every command."""
 
 
-def help_text(registry: Registry, instance: str) -> str:
+def parse(items: ArgumentItems) -> HelpArgs:
+    take_only(items, NAME, USAGE, lambda given: given.kind == WORD)
+    return HelpArgs(commands=items.words)
+
+
+def overview(registry: Registry, instance: str) -> Tuple[Node, ...]:
     names = ", ".join(code(spec.name) for spec in registry.specs)
-    lines = [
-        "**How to send commands to bot instances**",
-        "- Commands must be sent with a **new** comment (edits of existing comments are ignored).",
-        "- A comment may contain multiple commands, one per line.",
-        "- Every command begins at the start of a line and has the syntax `bot: COMMAND [ARGUMENTS]*`; "
-        "lines in code blocks, quotes and HTML comments are not commands.",
-        f"- Add `instance:NAME` to a command to address only the bot instances whose name matches "
-        f"`NAME` (this one is {code(instance)}).",
-        f"- Currently supported COMMANDs are: {names}",
-        "",
+    nodes: List[Node] = [
+        Text("**How to send commands to bot instances**"),
+        Item("Commands must be sent with a **new** comment (edits of existing comments are ignored)."),
+        Item("A comment may contain multiple commands, one per line."),
+        Item("Every command begins at the start of a line and has the syntax `bot: COMMAND [ARGUMENTS]*`; "
+             "lines in code blocks, quotes and HTML comments are not commands."),
+        Item(f"Add `instance:NAME` to a command to address only the bot instances whose name matches "
+             f"`NAME` (this one is {code(instance)})."),
+        Item(f"Currently supported COMMANDs are: {names}"),
+        BLANK,
     ]
-    lines += [f"- {code(synopsis(spec))}: {spec.summary}" for spec in registry.specs]
-    lines += ["", f"For more information, see {DOCS_URL}"]
-    return indented(lines)
+    nodes += [Item(f"{code(spec.synopsis)}: {spec.summary}") for spec in registry.specs]
+    nodes += [BLANK, Text(f"For more information, see {DOCS_URL}")]
+    return tuple(nodes)
 
 
-def command_help(spec: CommandSpec) -> str:
-    return (f"\n  {code(synopsis(spec))}: {spec.summary}"
-            f"\n  - example: {code(spec.example)}")
+def command_help(spec: AnySpec) -> Tuple[Node, ...]:
+    return Text(f"{code(spec.synopsis)}: {spec.summary}"), Item(f"example: {code(spec.example)}")
 
 
-def handle(ctx: CommandContext, args: Arguments) -> Reply:
-    if not args.words:
-        return Reply(help_text(ctx.registry, ctx.config.instance))
-    replies = []
-    for word in args.words:
-        spec = ctx.registry.get(word)
+def handle(ctx: CommandContext, args: HelpArgs) -> Reply:
+    if not args.commands:
+        return Reply(overview(ctx.registry, ctx.config.instance))
+    nodes: List[Node] = []
+    for name in args.commands:
+        spec = ctx.registry.get(name)
         if spec is None:
-            raise CommandError(ctx.registry.unknown_message(word))
-        replies.append(command_help(spec))
-    return Reply("".join(replies))
+            raise CommandError(ctx.registry.unknown_message(name))
+        nodes += command_help(spec)
+    return Reply(tuple(nodes))
 
 
 SPEC = CommandSpec(
-    name="help",
+    name=NAME,
     summary="show how to send commands and which commands this bot understands",
-    usage="[COMMAND]",
+    usage=USAGE,
     example="bot: help build",
+    parse=parse,
     handler=handle,
-    words=None,
 )

@@ -1,23 +1,38 @@
 """The command registry: each command declares its grammar, help and handler in its own module.
 
+A command's `parse` turns the shared `ArgumentItems` into its own frozen argument type (or refuses
+them), and its handler gets that type; the registry dispatches without knowing what is in it.
 `bot: help` is generated from here, so a command cannot exist without help.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generic, Iterable, Optional, Tuple, TypeVar
 
 from eessi_bot.commands.context import CommandContext, Reply
-from eessi_bot.core.arguments import INSTANCE, ArgumentError, Arguments
+from eessi_bot.core.arguments import ArgumentError, ArgumentItems, Given
 from eessi_bot.core.markdown import code
 
-Handler = Callable[[CommandContext, Arguments], Reply]
+A = TypeVar("A")
+
+
+def synopsis(name: str, usage: str) -> str:
+    """`bot: NAME USAGE`, as help and refusals show it."""
+    return f"bot: {name} {usage}".strip()
+
+
+def take_only(items: ArgumentItems, name: str, usage: str, takes: Callable[[Given], bool]) -> None:
+    """Refuse the first argument the command does not take, instead of silently ignoring it."""
+    for given in items.given():
+        if not takes(given):
+            raise ArgumentError(f"{code(name)} does not take {code(given.text)}; "
+                                f"usage: {code(synopsis(name, usage))}")
 
 
 @dataclass(frozen=True)
-class CommandSpec:
+class CommandSpec(Generic[A]):
     name: str
     summary: str
     """One sentence for `bot: help`."""
@@ -25,51 +40,35 @@ class CommandSpec:
     """Argument synopsis after the name, e.g. `for:arch=ARCH[,accel=ACCEL] [repo:REPO]`."""
     example: str
     """A complete command line that parses (tests check it)."""
-    handler: Handler
-    on: bool = False
-    for_: bool = False
-    filter_components: FrozenSet[str] = frozenset()
-    exports: bool = False
-    jobs: bool = False
-    words: Optional[FrozenSet[str]] = field(default=frozenset())
-    """Words (arguments without ':') it accepts; None accepts any word."""
+    parse: Callable[[ArgumentItems], A]
+    """The command's arguments, or an ArgumentError the commenter can act on."""
+    handler: Callable[[CommandContext, A], Reply]
 
-    def check(self, args: Arguments) -> None:
-        """Refuse arguments this command does not take, instead of silently ignoring them."""
-        if args.on and not self.on:
-            self._refuse("on:...")
-        if args.for_ is not None and not self.for_:
-            self._refuse(str(args.for_))
-        for item in args.filters:
-            if item.component != INSTANCE and item.component not in self.filter_components:
-                self._refuse(str(item))
-        if args.exports and not self.exports:
-            self._refuse("exportvariable:" + args.exports[0])
-        if args.jobs and not self.jobs:
-            self._refuse("job:" + args.jobs[0])
-        if self.words is not None:
-            for word in args.words:
-                if word not in self.words:
-                    self._refuse(word)
+    @property
+    def synopsis(self) -> str:
+        return synopsis(self.name, self.usage)
 
-    def _refuse(self, what: str) -> None:
-        usage = f"bot: {self.name} {self.usage}".strip()
-        raise ArgumentError(f"{code(self.name)} does not take {code(what)}; usage: {code(usage)}")
+    def run(self, ctx: CommandContext, items: ArgumentItems) -> Reply:
+        """Parse, then handle: the handler only ever sees arguments its command accepted."""
+        return self.handler(ctx, self.parse(items))
+
+
+AnySpec = CommandSpec[Any]
 
 
 class Registry:
-    def __init__(self, specs: Iterable[CommandSpec]) -> None:
-        self._specs: Dict[str, CommandSpec] = {}
+    def __init__(self, specs: Iterable[AnySpec]) -> None:
+        self._specs: Dict[str, AnySpec] = {}
         for spec in specs:
             if spec.name in self._specs:
                 raise ValueError(f"command {spec.name!r} registered twice")
             self._specs[spec.name] = spec
 
-    def get(self, name: str) -> Optional[CommandSpec]:
+    def get(self, name: str) -> Optional[AnySpec]:
         return self._specs.get(name)
 
     @property
-    def specs(self) -> Tuple[CommandSpec, ...]:
+    def specs(self) -> Tuple[AnySpec, ...]:
         return tuple(self._specs.values())
 
     def unknown_message(self, name: str) -> str:

@@ -4,6 +4,9 @@ The grammar of the EESSI bot (reference §3.2-3.3), with its bugs fixed: every m
 an ArgumentError with a message the commenter can act on (no crash on `for:zen2`), `exportvariable:`
 values are collected separately instead of becoming a filter that matches nothing, and patterns are
 compiled by `eessi_bot.core.pattern`, which matches in linear time.
+
+This is the shared first step of every command: tokens become `ArgumentItems`, which each command's
+own `parse` turns into its typed arguments (or refuses).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ REPO = "repository"
 INSTANCE = "instance"
 EXPORT = "exportvariable"
 JOB = "job"
+ON = "on"
+FOR = "for"
+WORD = "word"
 COMPONENTS = (ACCEL, ARCH, EXPORT, INSTANCE, JOB, REPO)
 _BUILD_KEYS = (ARCH, ACCEL)
 _MIN_PREFIX = 3
@@ -53,13 +59,33 @@ class BuildFor:
     arch: str
     accel: Optional[str] = None
 
+    def filters(self) -> Tuple[Filter, ...]:
+        """The node filters of a native build (no `on:`): the node must match what is built for."""
+        return tuple(_filter(k, v) for k, v in ((ARCH, self.arch), (ACCEL, self.accel)) if v)
+
     def __str__(self) -> str:
         text = f"for:{ARCH}={self.arch}"
         return text + (f",{ACCEL}={self.accel}" if self.accel else "")
 
 
 @dataclass(frozen=True)
-class Arguments:
+class Given:
+    """One argument as a command's parser sees it, to take or to refuse."""
+
+    kind: str
+    """ON, FOR, a filter component (ARCH, ACCEL, REPO), EXPORT, JOB or WORD."""
+    text: str
+    """How a refusal quotes it."""
+
+
+@dataclass(frozen=True)
+class ArgumentItems:
+    """The arguments of one command line, checked and sorted by kind, but not yet a command's own type.
+
+    Every command takes `instance:` (it decides which bot instances answer); what else a command takes,
+    and what it means, its own `parse` says (e.g. `eessi_bot.commands.build.parse`).
+    """
+
     on: Tuple[Filter, ...] = ()
     for_: Optional[BuildFor] = None
     filters: Tuple[Filter, ...] = ()
@@ -70,23 +96,26 @@ class Arguments:
     words: Tuple[str, ...] = ()
     """Arguments without a colon, e.g. `last_build`."""
 
-    def of(self, component: str) -> Tuple[Filter, ...]:
-        return tuple(f for f in self.filters if f.component == component)
-
     @property
-    def target_filters(self) -> Tuple[Filter, ...]:
-        """What a node type must match: `on:` when given, else `for:` (a native build), plus filters."""
-        if self.on:
-            base = self.on
-        elif self.for_ is not None:
-            base = tuple(_filter(k, v) for k, v in ((ARCH, self.for_.arch), (ACCEL, self.for_.accel)) if v)
-        else:
-            base = ()
-        return base + tuple(f for f in self.filters if f.component != INSTANCE)
+    def component_filters(self) -> Tuple[Filter, ...]:
+        """The `component:pattern` filters but `instance:` (which addresses instances, not targets)."""
+        return tuple(f for f in self.filters if f.component != INSTANCE)
+
+    def given(self) -> Tuple[Given, ...]:
+        """Every argument but `instance:`, in the order `expanded` shows them (a refusal names the first
+        one a command does not take, so the same line always gets the same answer)."""
+        listed = [Given(ON, "on:...")] if self.on else []
+        if self.for_ is not None:
+            listed.append(Given(FOR, str(self.for_)))
+        listed += [Given(f.component, str(f)) for f in self.component_filters]
+        listed += [Given(EXPORT, f"{EXPORT}:{e}") for e in self.exports]
+        listed += [Given(JOB, f"{JOB}:{j}") for j in self.jobs]
+        listed += [Given(WORD, w) for w in self.words]
+        return tuple(listed)
 
     def addressed_to(self, instance: str) -> bool:
         """True unless `instance:` filters are given and one of them does not match `instance`."""
-        return all(f.matches(instance) for f in self.of(INSTANCE))
+        return all(f.matches(instance) for f in self.filters if f.component == INSTANCE)
 
     def expanded(self) -> str:
         """A canonical spelling of these arguments (shown as the 'expanded format' on the PR)."""
@@ -102,7 +131,7 @@ class Arguments:
         return " ".join(parts)
 
 
-def parse_arguments(tokens: Tuple[str, ...]) -> Arguments:
+def parse_arguments(tokens: Tuple[str, ...]) -> ArgumentItems:
     """Parse whitespace-separated argument tokens; raises ArgumentError on the first bad one."""
     if len(tokens) > MAX_ARGUMENTS:
         raise ArgumentError(f"too many arguments ({len(tokens)}); at most {MAX_ARGUMENTS}")
@@ -136,7 +165,7 @@ def parse_arguments(tokens: Tuple[str, ...]) -> Arguments:
                 jobs.append(rest)
             else:
                 filters.append(_filter(component, rest))
-    return Arguments(on=on or (), for_=for_, filters=tuple(filters), exports=tuple(exports),
+    return ArgumentItems(on=on or (), for_=for_, filters=tuple(filters), exports=tuple(exports),
                      jobs=tuple(jobs), words=tuple(words))
 
 

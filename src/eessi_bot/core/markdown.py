@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
 
 _BACKTICKS = re.compile(r"`+")
 
@@ -21,11 +20,6 @@ def cell(text: str) -> str:
     """Text for one markdown table cell: one line, `|` escaped, and no HTML comment opened (text from
     result files must not carry a marker like the bot's own hidden ones)."""
     return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|").replace("<!--", "&lt;!--")
-
-
-def indented(lines: Sequence[str]) -> str:
-    """Lines nested under a list item of the response comment (each starts with a newline)."""
-    return "".join("\n  " + line if line else "\n" for line in lines)
 
 
 def fenced(text: str, indent: str = "") -> str:

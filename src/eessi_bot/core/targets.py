@@ -10,9 +10,9 @@ architecture a job builds for must be a clean path, and two node types no longer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from eessi_bot.core.arguments import ACCEL, ARCH, REPO, Arguments, Filter
+from eessi_bot.core.arguments import ACCEL, ARCH, REPO, BuildFor, Filter
 from eessi_bot.core.config.model import Config, NodeType
 from eessi_bot.core.config.nodes import valid_subdir
 from eessi_bot.core.markdown import code
@@ -63,14 +63,13 @@ def build_arch(source: str) -> Optional[str]:
     return source if concrete(source) and "/" in source else None
 
 
-def match_targets(config: Config, args: Arguments) -> Match:
-    """The targets of a build command, in node-type order (the caller checked `args.for_`)."""
-    assert args.for_ is not None
-    for_subdir = build_arch(args.for_.arch)
-    for_accel = args.for_.accel
+def match_targets(config: Config, for_: BuildFor, filters: Sequence[Filter]) -> Match:
+    """The targets of a build for `for_`, in node-type order: the (node type, repo target) pairs that
+    match every one of `filters`."""
+    for_subdir = build_arch(for_.arch)
+    for_accel = for_.accel
     if for_accel is not None and is_literal(for_accel) and not valid_subdir(for_accel):
         raise TargetError(f"{code(for_accel)} is not a valid accelerator; write it like `nvidia/cc90`")
-    filters = args.target_filters
     accel_filters = [f for f in filters if f.component == ACCEL]
     on_accel = accel_filters[0].source if len(accel_filters) == 1 else None
     targets: List[Target] = []
@@ -90,7 +89,7 @@ def match_targets(config: Config, args: Arguments) -> Match:
     return Match(tuple(targets), tuple(reasons))
 
 
-def _mismatch(filters: Tuple[Filter, ...], context: Dict[str, str], has_accel_filter: bool) -> Optional[str]:
+def _mismatch(filters: Sequence[Filter], context: Dict[str, str], has_accel_filter: bool) -> Optional[str]:
     for item in filters:
         value = context.get(item.component)
         if value is None:

@@ -16,7 +16,7 @@ from eessi_bot.core.config import ChatLevel
 from eessi_bot.core.events import IssueCommentEvent, issue_comment
 from eessi_bot.core.markdown import code
 from eessi_bot.core.pattern import PatternError, compile_pattern
-from eessi_bot.core.response import Outcome, render_notice, render_response
+from eessi_bot.core.response import Item, Outcome, render_list, render_notice, render_response
 from eessi_bot.events.context import EventContext
 from eessi_bot.ports.github import GitHubError
 from eessi_bot.ports.jobs import Request
@@ -44,12 +44,12 @@ def on_comment_created(ctx: EventContext) -> str:
     fmt = ctx.config.template("bot_control.command_response_fmt")
     key = response_key(event.repo, event.comment_id)
     if not ctx.config.bot_control.command_permission.allows(event.sender.login):
-        text = f"\n- account {code(event.sender.login)} has NO permission to send commands to the bot"
+        text = render_list((Item(f"account {code(event.sender.login)} has NO permission to send commands to the bot"),))
         ctx.effects.comment(key, event.repo, event.number, render_notice(fmt, instance, text))
         return f"{event.sender.login} may not send commands"
     if len(lines) > MAX_COMMANDS:
-        text = (f"\n- the comment holds {len(lines)} commands; at most {MAX_COMMANDS} are handled per "
-                "comment, so none was run")
+        text = render_list((Item(f"the comment holds {len(lines)} commands; at most {MAX_COMMANDS} are handled "
+                                 "per comment, so none was run"),))
         ctx.effects.comment(key, event.repo, event.number, render_notice(fmt, instance, text))
         return "too many commands"
     outcomes = [o for o in (_run(ctx, event, line) for line in addressed) if o is not None]
@@ -81,19 +81,18 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
     if spec is None:
         return Outcome(line.text, error=ctx.registry.unknown_message(line.name))
     try:
-        args = parse_arguments(line.args)
+        items = parse_arguments(line.args)
     except ArgumentError as exc:
         return Outcome(line.text, error=str(exc))
-    if not args.addressed_to(ctx.config.instance):
+    if not items.addressed_to(ctx.config.instance):
         return None
-    expanded = f"{spec.name} {args.expanded()}".strip()
+    expanded = f"{spec.name} {items.expanded()}".strip()
     request = Request(repo=event.repo, number=event.number, sender=event.sender.login,
                       comment_id=event.comment_id, comment_url=event.html_url,
                       delivery_id=ctx.delivery.id, line=line.line, received_at=ctx.received_at)
     command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request, jobs=ctx.jobs)
     try:
-        spec.check(args)
-        reply = spec.handler(command_ctx, args)
+        reply = spec.run(command_ctx, items)
     except (ArgumentError, CommandError) as exc:
         return Outcome(line.text, expanded, error=str(exc))
     except GitHubError:
@@ -104,4 +103,4 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
         ctx.log.exception("command %r failed", line.text)
         return Outcome(line.text, expanded, error="the bot failed internally; the site's administrator finds "
                        f"the details in its log under delivery {code(ctx.delivery.id)}")
-    return Outcome(line.text, expanded, result=reply.text, answer=reply.answer)
+    return Outcome(line.text, expanded, reply=reply.nodes, answer=reply.answer)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from eessi_bot.commands.show_config import node_types_lines
+from eessi_bot.commands.show_config import node_types
 from eessi_bot.core.config import ChatLevel
 from eessi_bot.core.events import pull_request
-from eessi_bot.core.response import render_notice
+from eessi_bot.core.response import render_block, render_notice
 from eessi_bot.events.context import EventContext
 
 BUILD_LABEL = "bot:build"
@@ -18,7 +18,7 @@ def on_opened(ctx: EventContext) -> str:
     event = pull_request(ctx.payload)
     if ctx.config.bot_control.chatlevel < ChatLevel.CHATTY:
         return "PR opened (node types not shown below chatlevel chatty)"
-    body = "\n".join(node_types_lines(ctx.config))
+    body = render_block(node_types(ctx.config))
     ctx.effects.comment(f"pr-opened:{event.repo}#{event.number}", event.repo, event.number, body)
     return "PR opened: node types shown"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import List, Sequence
 
 import pytest
 
@@ -41,7 +41,8 @@ def test_render_list(nodes: Sequence[Node], depth: int, expected: str) -> None:
 
 def test_render_block_is_a_comment_of_its_own() -> None:
     """The node-type table posted when a PR opens starts at the first character of the comment."""
-    nodes = [Text("Instance `bot` builds on:"), Item("Node type `a`:", (Item("OS: `linux`"),)), BLANK, Item("b")]
+    nodes: List[Node] = [Text("Instance `bot` builds on:"), Item("Node type `a`:", (Item("OS: `linux`"),)), BLANK,
+                         Item("b")]
     assert render_block(nodes) == "Instance `bot` builds on:\n- Node type `a`:\n  - OS: `linux`\n\n- b"
 
 

@@ -22,6 +22,8 @@ NO_FOR = ("No 'for:' argument was passed to the bot:build command. This argument
 
 @dataclass(frozen=True)
 class BuildArgs:
+    """What `bot: build` asks for; `for_` is required (there is no sensible default architecture)."""
+
     for_: BuildFor
     on: Tuple[Filter, ...] = ()
     """Which node types may build it (`on:arch=...,accel=...`); empty: those matching `for_`."""

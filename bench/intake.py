@@ -28,9 +28,10 @@ from typing import List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.harness import PR, REPO, BotProcess, wait_for
+from tests.e2e.harness import PR, REPO, BotProcess
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.webhooks import delivery_headers, encode, pr_comment_payload
+from tests.waiting import wait_for
 
 
 def percentile(values: List[float], fraction: float) -> float:

@@ -299,12 +299,6 @@ class MemoryJobs(_Part):
                              key=lambda item: item[0])
             return [ClosedPr(repo, number, c.delivery_id) for _, (repo, number), c in pending]
 
-    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
-        with self._store.lock:
-            closed = self._s.closed.get((repo, pr_number))
-            if closed is not None:
-                closed.done_at = now
-
     def counts(self) -> Dict[str, int]:
         counts: Dict[str, int] = {}
         for job in self._ordered():
@@ -357,6 +351,11 @@ class MemoryTransaction(_Part):
     def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
         row = self._s.deliveries[delivery_id]
         row.state, row.finished_at, row.outcome = "done", now, outcome[:500]
+
+    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
+        closed = self._s.closed.get((repo, pr_number))
+        if closed is not None:
+            closed.done_at = now
 
     def prune_jobs(self, before: float) -> int:
         gone = [key for key, (_, job) in self._s.jobs.items()

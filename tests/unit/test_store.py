@@ -277,7 +277,8 @@ def test_closed_prs_wait_until_done_and_reopen(store: Store) -> None:
     store.jobs.reopen_pr("o/r", 2)
     assert store.jobs.closed_pending() == [ClosedPr("o/r", 1, "close-1")]
     store.jobs.close_pr("o/r", 1, "close-1", False, "alice", 3.0)
-    store.jobs.closed_done("o/r", 1, 4.0)
+    with store.transaction() as tx:
+        tx.closed_done("o/r", 1, 4.0)
     assert store.jobs.closed_pending() == []
     store.jobs.close_pr("o/r", 1, "close-again", False, "alice", 5.0)
     assert store.jobs.closed_pending() == [ClosedPr("o/r", 1, "close-again")], "a re-close starts again"

@@ -58,7 +58,7 @@ class JobManager:
         self.scheduler = scheduler
         self.clock = clock
         self.comments = JobComments(config, store)
-        self.trash = Trash(config, store.jobs, clock)
+        self.trash = Trash(config, store, clock)
         self.jobs_changed = jobs_changed
         """Commands submitted or cancelled jobs: look at them now rather than at the next poll."""
         self.writes_waiting = writes_waiting
@@ -95,11 +95,7 @@ class JobManager:
                 after.append(new)
             self._watch(after)
         self._write_comment_ids()
-        swept = self.trash.sweep()
-        if swept.items:
-            with self.store.transaction() as tx:
-                tx.put(swept, self.clock.now())
-            stats.changed += 1
+        stats.changed += self.trash.sweep()
         if stats.changed:
             self.writes_waiting.notify()
         return stats

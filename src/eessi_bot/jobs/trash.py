@@ -17,7 +17,7 @@ from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.jobs import paths
 from eessi_bot.ports.clock import Clock
-from eessi_bot.ports.store import JobStore
+from eessi_bot.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,20 @@ def _free(path: Path) -> Path:
 
 
 class Trash:
-    def __init__(self, config: Config, store: JobStore, clock: Clock) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
         self.config = config
         self.store = store
         self.clock = clock
 
-    def sweep(self) -> Effects:
-        """Move the directories of closed PRs whose jobs are all done; the comments to post."""
-        effects = Effects()
-        for closed in self.store.closed_pending():
+    def sweep(self) -> int:
+        """Move the directories of closed PRs whose jobs are all done; how many PRs were done.
+
+        The PR is marked done in the transaction that stores the comment saying where its
+        directories went: the comment is never posted for a PR that stays pending, nor twice."""
+        done = 0
+        for closed in self.store.jobs.closed_pending():
             repo, number, delivery_id = closed.repo, closed.number, closed.delivery_id
-            if self.store.unfinished_for_pr(repo, number):
+            if self.store.jobs.unfinished_for_pr(repo, number):
                 continue
             try:
                 moved = self._move(repo, number)
@@ -50,14 +53,18 @@ class Trash:
                 log.error("cannot move the job directories of %s#%d to the trash: %s", repo, number, exc,
                           extra={"delivery_id": delivery_id})
                 continue
+            effects = Effects()
             if moved and self.config.bot_control.chatlevel >= ChatLevel.CHATTY:
                 text = self.config.template("clean_up.moved_job_dirs_comment").format(
                     job_dirs=str([str(p) for p in moved]), trash_bin_dir=str(self.config.clean_up.trash_bin_dir))
                 effects.comment(f"closed:{repo}#{number}:{delivery_id}", repo, number, text)
-            self.store.closed_done(repo, number, self.clock.now())
+            with self.store.transaction() as tx:
+                tx.put(effects, self.clock.now())
+                tx.closed_done(repo, number, self.clock.now())
+            done += 1
             log.info("%s#%d closed: moved %d job directories to the trash", repo, number, len(moved),
                      extra={"delivery_id": delivery_id})
-        return effects
+        return done
 
     def _move(self, repo: str, number: int) -> List[Path]:
         day = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).strftime("%Y.%m.%d")

@@ -150,8 +150,8 @@ class OutboxStore(Protocol):
 
 
 class JobStore(Protocol):
-    """Build pins and jobs. Rows change through `Transaction.save_job`; the few writes here are
-    single statements that never race a save (see each)."""
+    """Build pins, jobs and closed PRs. Job rows change through `Transaction.save_job`; the few
+    writes here touch what a save leaves alone (see each)."""
 
     def pin(self, key: str) -> Optional[BuildPin]: ...
 
@@ -191,8 +191,6 @@ class JobStore(Protocol):
 
     def closed_pending(self) -> List[ClosedPr]: ...
 
-    def closed_done(self, repo: str, pr_number: int, now: float) -> None: ...
-
     def counts(self) -> Dict[str, int]:
         """Jobs by state (metrics)."""
         ...
@@ -221,6 +219,10 @@ class Transaction(Protocol):
 
     def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
         """Mark a claimed delivery done."""
+        ...
+
+    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
+        """A closed PR's directories are in the trash (stored with the comment that says so)."""
         ...
 
     def prune_jobs(self, before: float) -> int:

@@ -116,10 +116,6 @@ class JobStore:
             "SELECT repo, pr_number, delivery_id FROM closed_prs WHERE done_at IS NULL ORDER BY closed_at")
         return [ClosedPr(str(r[0]), int(r[1]), str(r[2])) for r in rows]
 
-    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
-        with self.db.write() as conn:
-            conn.execute("UPDATE closed_prs SET done_at = ? WHERE repo = ? AND pr_number = ?", (now, repo, pr_number))
-
     def unfinished_for_pr(self, repo: str, pr_number: int) -> int:
         row = self.db.connection().execute(
             f"SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr_number = ? AND state IN ({_marks(UNFINISHED)})",  # noqa: S608
@@ -149,6 +145,10 @@ def save_job(conn: sqlite3.Connection, job: Job, now: float) -> None:
 
 def jobs_of_build(conn: sqlite3.Connection, build_key: str) -> List[Job]:
     return [_job(row) for row in conn.execute("SELECT * FROM jobs WHERE build_key = ? ORDER BY rowid", (build_key,))]
+
+
+def closed_done(conn: sqlite3.Connection, repo: str, pr_number: int, now: float) -> None:
+    conn.execute("UPDATE closed_prs SET done_at = ? WHERE repo = ? AND pr_number = ?", (now, repo, pr_number))
 
 
 def prune_jobs(conn: sqlite3.Connection, before: float) -> int:

@@ -33,6 +33,9 @@ class SqliteTransaction:
     def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
         inbox.finish_delivery(self._conn, delivery_id, outcome, now)
 
+    def closed_done(self, repo: str, pr_number: int, now: float) -> None:
+        jobs.closed_done(self._conn, repo, pr_number, now)
+
     def prune_jobs(self, before: float) -> int:
         count = jobs.prune_jobs(self._conn, before)
         outbox.prune_sent(self._conn, before)

@@ -29,6 +29,8 @@ scripts/fetch-fixtures.sh >/dev/null
 
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache >.cache/lint-imports.log 2>&1 || { cat .cache/lint-imports.log >&2; exit 1; }
+grep -E "KEPT|BROKEN" .cache/lint-imports.log
 # As root: a real single-machine Slurm (scripts/slurm-up.sh); EESSI_BOT_SLURM=1 makes the Slurm tests fail,
 # not skip, if it is not there. Not root: no Slurm is started and those tests skip.
 if [ "$(id -u)" = 0 ]; then

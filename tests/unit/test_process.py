@@ -3,6 +3,7 @@ it was given, and a timeout that leaves nothing of the command running."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -44,6 +45,18 @@ RUN_CASES = [
 def test_run(case: RunCase, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_APP_SECRET_TOKEN", "never-inherited")
     assert run(case.argv, env=dict(case.env), timeout=10, stdin=case.stdin) == case.expected
+
+
+def test_stdin_from_an_open_file_is_streamed(tmp_path: Path) -> None:
+    """A file given as stdin becomes the command's stdin itself: a large file reaches it whole, from the
+    file's current position, without passing through the caller's memory."""
+    big = tmp_path / "big"
+    big.write_bytes(b"skipped\n" + bytes(range(256)) * 40_000)   # ~10 MB
+    with big.open("rb") as source:
+        source.seek(len(b"skipped\n"))
+        result = run(["sha256sum"], env=ENV, timeout=30, stdin=source)
+    expected = hashlib.sha256(bytes(range(256)) * 40_000).hexdigest()
+    assert result == Finished(0, f"{expected}  -\n".encode(), b"")
 
 
 def test_cwd_and_text(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Mapping, Optional, Sequence, Tuple
+from typing import IO, Mapping, Optional, Sequence, Tuple, Union
 
 COLLECT_AFTER_KILL = 5.0
 """Seconds to read what a killed command wrote: a helper that left the process group (a daemon) may hold
@@ -49,19 +49,23 @@ class TimedOut(Exception):
 
 
 def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, cwd: Optional[Path] = None,
-        stdin: Optional[bytes] = None, output: Optional[IO[bytes]] = None) -> Finished:
+        stdin: Union[bytes, IO[bytes], None] = None, output: Optional[IO[bytes]] = None) -> Finished:
     """Run `argv` in a new session with exactly `env`, and return its exit code, stdout and stderr.
 
-    `stdin` is fed to the command (else it reads /dev/null). With `output`, stdout and stderr both go to
-    that file instead of being captured (for a command that leaves a process behind, which would hold a
-    pipe). Raises OSError when the command cannot be started, TimedOut after `timeout` seconds.
+    `stdin` is fed to the command: bytes through a pipe, or an open file as the command's own stdin (so a
+    large file is streamed, never read into memory here); else it reads /dev/null. With `output`, stdout
+    and stderr both go to that file instead of being captured (for a command that leaves a process behind,
+    which would hold a pipe). Raises OSError when the command cannot be started, TimedOut after `timeout`
+    seconds.
     """
     sink = subprocess.PIPE if output is None else output
+    data = stdin if isinstance(stdin, bytes) else None
+    source = subprocess.DEVNULL if stdin is None else subprocess.PIPE if data is not None else stdin
     proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=sink, stderr=sink, start_new_session=True,
-                            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE)
+                            stdin=source)
     with proc:
         try:
-            stdout, stderr = proc.communicate(stdin, timeout=timeout)
+            stdout, stderr = proc.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the session's pgid is its leader's pid

@@ -143,8 +143,9 @@ def test_cancelled_by_is_named() -> None:
 
 
 @pytest.mark.parametrize(("data", "status", "description", "artefacts"), [
+    # the refused path is kept for the deploy to report (it used to be dropped silently here)
     (GOOD, "SUCCESS", "<details><summary>:grin: SUCCESS</summary></details>",
-     ("eessi-2023.06-software-linux-x86_64-amd-zen2-1700000000.tar.gz",)),
+     ("eessi-2023.06-software-linux-x86_64-amd-zen2-1700000000.tar.gz", "../../etc/passwd")),
     (b"[RESULT]\nstatus = failure\ncomment_description = multi\n  line\n", "FAILURE", "multi line", ()),
     (b"[RESULT]\nstatus = GREAT\ncomment_description = x\n", "UNKNOWN", "x", ()),
     (b"[RESULT]\nstatus = SUCCESS\n", "SUCCESS", None, ()),

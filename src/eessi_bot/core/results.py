@@ -1,20 +1,25 @@
 """Result files written by the target repository's check scripts (reference §6.5): untrusted input.
 
 `_bot_job<ID>.result` (`[RESULT]`) and `_bot_job<ID>.test` (`[TEST]`) come from PR code. They are
-read with a size cap, parsed leniently, and their text is only ever shown in a table cell.
+read with a size cap, parsed leniently, and their text is only ever shown in a table cell. The
+`artefacts` names are kept as written (within limits) and judged by the deploy
+(`eessi_bot.core.deploy.artefacts.check_artefact`), which reports the ones it refuses: dropping them
+here left a PR's author wondering why nothing was uploaded.
 """
 
 from __future__ import annotations
 
 import configparser
-import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 4000
 STATUSES = ("SUCCESS", "FAILURE")
-_ARTEFACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+MAX_ARTEFACTS = 64
+"""Entries of `artefacts` kept; an EESSI job lists one."""
+MAX_ARTEFACT_CHARS = 512
+"""An entry is cut here (the deploy refuses any name over 255 bytes, so a cut name is refused too)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,9 @@ class Result:
     description: Optional[str]
     """`comment_description` on one line; None when the file is missing or unusable."""
     artefacts: Tuple[str, ...] = ()
-    """File names in the job directory (names with a path or odd characters are dropped)."""
+    """The `artefacts` entries, one a line: stripped, cut at MAX_ARTEFACT_CHARS, repeats dropped, at
+    most MAX_ARTEFACTS. Untrusted: a name may be a path or hold shell metacharacters; the deploy
+    judges each one."""
     problem: Optional[str] = None
     """Why the file could not be used, for the log."""
 
@@ -55,7 +62,23 @@ def parse_result(data: Optional[bytes], section: str) -> Result:
     if len(description) > MAX_DESCRIPTION:
         description = description[:MAX_DESCRIPTION] + " …"
     status = values.get("status", "").strip().upper()
-    artefacts = tuple(a.strip() for a in values.get("artefacts", "").splitlines()
-                      if a.strip() and _ARTEFACT.match(a.strip()))
+    artefacts, dropped = _artefacts(values.get("artefacts", ""))
+    problems = ([] if description else ["no comment_description"]) + (
+        [f"{dropped} artefacts beyond the first {MAX_ARTEFACTS} ignored"] if dropped else [])
     return Result(status if status in STATUSES else "UNKNOWN", description or None, artefacts,
-                  None if description else "no comment_description")
+                  "; ".join(problems) or None)
+
+
+def _artefacts(value: str) -> Tuple[Tuple[str, ...], int]:
+    """The entries kept, and how many were left out beyond MAX_ARTEFACTS."""
+    names: List[str] = []
+    dropped = 0
+    for line in value.splitlines():
+        name = line.strip()[:MAX_ARTEFACT_CHARS]
+        if not name or name in names:
+            continue
+        if len(names) == MAX_ARTEFACTS:
+            dropped += 1
+        else:
+            names.append(name)
+    return tuple(names), dropped

@@ -39,4 +39,15 @@ if [ "$(id -u)" = 0 ]; then
   fi
   export EESSI_BOT_SLURM=1
 fi
+# A real S3 server, SeaweedFS on loopback (scripts/s3-up.sh, no root needed). EESSI_BOT_S3=1 makes the S3
+# tests fail, not skip, if it does not answer. Its endpoint goes to EESSI_BOT_S3_ENDPOINT only, and
+# AWS_ENDPOINT_URL is unset: the bot must take the endpoint from its configuration, not from boto3's
+# environment, or the tests fail.
+if ! scripts/s3-up.sh >.cache/s3.env 2>.cache/s3-up.log; then
+  cat .cache/s3-up.log >&2; echo "test.sh: scripts/s3-up.sh failed" >&2; exit 1
+fi
+# shellcheck source=/dev/null
+. .cache/s3.env
+export EESSI_BOT_S3=1
+unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
 exec .venv/bin/pytest --cov=eessi_bot --cov-branch --cov-report=term-missing:skip-covered "$@"

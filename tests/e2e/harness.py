@@ -25,6 +25,12 @@ REPO = "eessi/software-layer"
 PR = 7
 
 
+def coverage_env() -> Dict[str, str]:
+    """What coverage needs to measure a Python subprocess (set by pytest-cov with `patch = ["subprocess"]`),
+    and nothing else of the test runner's environment: for tests that run the bot with a bare one."""
+    return {name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eessi_bot.cli.main import main
-from tests.e2e.harness import PR, REPO, BotProcess
+from tests.e2e.harness import PR, REPO, BotProcess, coverage_env
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
 from tests.waiting import wait_for
@@ -63,7 +63,7 @@ def test_replay_to_a_running_bot(bot: BotProcess, github: FakeGitHub, tmp_path: 
 
 def test_demo_runs_without_github(tmp_path: Path) -> None:
     """`eessi-bot demo` with an empty HOME, no git identity and no network: a build, start to finish."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **coverage_env()}
     result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo"], capture_output=True, text=True,
                             env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -83,7 +83,7 @@ def test_try_on_a_local_branch(tmp_path: Path) -> None:
 
     upstream = make_upstream(tmp_path / "checkout")
     upstream.commit("feature", {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"}, "add GCC")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **coverage_env()}
     result = subprocess.run([sys.executable, "-m", "eessi_bot", "try", "--repo", str(upstream.path), "--branch",
                              "feature", "--timeout", "60", "bot: build for:arch=x86_64/amd/zen2"],
                             capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -9,7 +9,7 @@
 #   scripts/s3-up.sh down    stop it (SIGTERM; it takes 3-10 s to exit; SIGKILL after 15 s), keep the data
 #
 # Knobs (environment):
-#   S3_DIR=.cache/s3        data, log, pid file and the generated credentials (s3.json, kept across runs)
+#   S3_DIR=.cache/s3        data, logs, pid file and the generated credentials (s3.json, kept across runs)
 #   S3_PORT=8333            the S3 port; SeaweedFS's other parts use their default ports (master 9333,
 #                           volume 9340, filer 8888, each +10000 for gRPC, admin 33646), all on 127.0.0.1
 #   S3_BUCKETS=eessi-bot-test   buckets to create (3-63 characters)
@@ -66,9 +66,10 @@ start() {
     [ "$(cat "$DIR/port" 2>/dev/null)" = "$PORT" ] || die "weed already runs on port $(cat "$DIR/port"); run: $0 down"
     log "weed already running (pid $(cat "$PIDF")) on $ENDPOINT"; return
   fi
-  mkdir -p "$DIR/data"
+  mkdir -p "$DIR/data" "$DIR/logs"
   echo "$PORT" >"$DIR/port"
-  setsid "$VENV/bin/weed" mini -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
+  # -logdir: its log files would go to /tmp
+  setsid "$VENV/bin/weed" -logdir="$DIR/logs" mini -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
     -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false \
     -s3.port="$PORT" -s3.config="$DIR/s3.json" >>"$DIR/weed.log" 2>&1 </dev/null &
   echo $! >"$PIDF"

@@ -60,7 +60,8 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, cwd: Opt
     """
     sink = subprocess.PIPE if output is None else output
     data = stdin if isinstance(stdin, bytes) else None
-    source = subprocess.DEVNULL if stdin is None else subprocess.PIPE if data is not None else stdin
+    source: Union[int, IO[bytes]] = subprocess.PIPE if isinstance(stdin, bytes) else (
+        subprocess.DEVNULL if stdin is None else stdin)
     proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=sink, stderr=sink, start_new_session=True,
                             stdin=source)
     with proc:

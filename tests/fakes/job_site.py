@@ -8,9 +8,13 @@ from typing import Any, List, Optional
 
 from eessi_bot.adapters.config_files import load_config
 from eessi_bot.core.build_report import BuildReport
+from eessi_bot.core.deploy.metadata import Uploader
 from eessi_bot.core.effects import marker
 from eessi_bot.core.jobs import Job
 from eessi_bot.core.targets import Target
+from eessi_bot.deploy.deployer import Deployer
+from eessi_bot.deploy.service import DeployService
+from eessi_bot.deploy.transfer import Transfer
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.jobs.manager import JobManager
 from eessi_bot.jobs.service import JobService
@@ -22,11 +26,13 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.git import BASE_SHA, HEAD_SHA, FakeGit
 from tests.fakes.github_port import FlakyGitHub
 from tests.fakes.memory_store import MemoryStore
+from tests.fakes.object_store import FakeObjectStore, FakeSigner
 from tests.fakes.scheduler import FakeScheduler
 from tests.fakes.site import write_site
 
 REPO = "eessi/software-layer"
 PR = 7
+UPLOADER = Uploader(username="eessibot", ip="10.1.2.3", hostname="login1.cluster.example")
 
 
 class JobSite:
@@ -52,6 +58,12 @@ class JobSite:
                                   cancel_on_close=config.clean_up.cancel_on_close)
         self.manager = JobManager(config, self.store, self.scheduler, self.clock, self.jobs_changed,
                                   self.writes_waiting)
+        self.objects = FakeObjectStore()
+        self.signer = FakeSigner()
+        self.uploads_waiting = Wakeup()
+        self.deploys = DeployService(self.store, self.clock, self.uploads_waiting)
+        self.deployer = Deployer(config, self.store, Transfer(config, self.objects, self.signer, UPLOADER),
+                                 self.clock, self.uploads_waiting, self.writes_waiting)
         self._lines = 0
 
     def request(self, delivery_id: str = "d1", line: Optional[int] = None) -> Request:
@@ -79,7 +91,8 @@ class JobSite:
 
     def write_result(self, job: Job, status: str = "SUCCESS", description: str = "built GCC",
                      artefacts: str = "") -> None:
-        text = f"[RESULT]\ncomment_description = {description}\nstatus = {status}\nartefacts = {artefacts}\n"
+        listed = "".join(f"\n    {name}" for name in artefacts.splitlines())
+        text = f"[RESULT]\ncomment_description = {description}\nstatus = {status}\nartefacts ={listed}\n"
         (Path(job.job_dir) / f"_bot_job{job.job_id}.result").write_text(text, encoding="utf-8")
         (Path(job.job_dir) / f"_bot_job{job.job_id}.test").write_text(
             "[TEST]\ncomment_description = tests passed\nstatus = SUCCESS\n", encoding="utf-8")
@@ -91,3 +104,12 @@ class JobSite:
         item = self.store.outbox.get(job.comment_key)
         assert item is not None, f"no comment for {job.comment_key}"
         return item.body.replace("\n\n" + marker(job.comment_key), "")
+
+    def finish(self, job: Job, status: str = "SUCCESS", artefacts: str = "", state: str = "COMPLETED") -> Job:
+        """Let the job run to its end with this result file; the job as saved after the cycle."""
+        self.write_result(job, status=status, artefacts=artefacts)
+        self.scheduler.end(job.job_id or "", state, "0:0")
+        self.manager.cycle()
+        saved = self.store.jobs.get(job.key)
+        assert saved is not None
+        return saved

@@ -33,6 +33,7 @@ from eessi_bot.events import default_router
 from eessi_bot.events.context import EventContext
 from eessi_bot.events.issue_comment import on_comment_created
 from eessi_bot.ports.jobs import Request
+from tests.fakes.deploys import FakeDeploys
 from tests.fakes.jobs import Call, FakeJobs, make_job
 from tests.fakes.site import write_site
 from tests.fakes.webhooks import encode, pr_comment_payload, pr_payload
@@ -176,7 +177,7 @@ def handle(sites: Sites, case: Case) -> Tuple[List[str], FakeJobs]:
     delivery = Delivery(DELIVERY_ID, "issue_comment", "created", f"{REPO}#{PR}", encode(payload))
     jobs = case.jobs()
     ctx = EventContext(delivery=delivery, payload=payload, config=sites.chatty if case.chatty else sites.basic,
-                       registry=default_registry(), jobs=jobs, received_at=T0,
+                       registry=default_registry(), jobs=jobs, deploys=FakeDeploys(), received_at=T0,
                        log=logging.LoggerAdapter(logging.getLogger("test_golden_commands"), {}))
     on_comment_created(ctx)
     return [e.body for e in ctx.effects.items if isinstance(e, CommentEffect)], jobs
@@ -218,7 +219,7 @@ def test_accepted_comments_get_eyes(sites: Sites, sender: str, reactions: List[s
     payload = pr_comment_payload("bot: help", repo=REPO, pr_number=PR, comment_id=COMMENT_ID, sender_login=sender)
     ctx = EventContext(delivery=Delivery(DELIVERY_ID, "issue_comment", "created", None, encode(payload)),
                        payload=payload, config=sites.basic, registry=default_registry(), jobs=FakeJobs(),
-                       received_at=T0, log=logging.LoggerAdapter(logging.getLogger("test"), {}))
+                       deploys=FakeDeploys(), received_at=T0, log=logging.LoggerAdapter(logging.getLogger("test"), {}))
     on_comment_created(ctx)
     assert [e.content for e in ctx.effects.items if isinstance(e, ReactionEffect)] == reactions
 
@@ -244,7 +245,7 @@ def test_pull_request_comment_matches_golden_file(sites: Sites, name: str, actio
     payload = pr_payload(action, repo=REPO, number=PR, label=label, sender_login=MAINTAINER)
     ctx = EventContext(delivery=Delivery(DELIVERY_ID, "pull_request", action, f"{REPO}#{PR}", encode(payload)),
                        payload=payload, config=sites.chatty, registry=default_registry(), jobs=FakeJobs(),
-                       received_at=T0, log=logging.LoggerAdapter(logging.getLogger("test"), {}))
+                       deploys=FakeDeploys(), received_at=T0, log=logging.LoggerAdapter(logging.getLogger("test"), {}))
     default_router().handlers("pull_request", action)[0](ctx)
     (body,) = [e.body for e in ctx.effects.items if isinstance(e, CommentEffect)]
     assert_golden(f"commands/{name}.md", body)

@@ -12,6 +12,7 @@ import pytest
 from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import BuildPin, Checkout, Job, JobState
+from eessi_bot.core.uploads import DeployLabel, Upload, UploadState
 from eessi_bot.core.webhook import Delivery, parse_delivery
 from eessi_bot.ports.store import ClosedPr, Store
 
@@ -309,3 +310,54 @@ def test_meta_values(store: Store) -> None:
     store.set_meta("app_slug", "bot")
     store.set_meta("app_slug", "bot-2")
     assert store.get_meta("app_slug") == "bot-2"
+
+
+# -- deploys -------------------------------------------------------------------------------------
+def upload(key: str, deploy_key: str = "deploy:o/r#1:d9", **changes: object) -> Upload:
+    made = Upload(key=key, job_key=key.split("|")[0], repo="o/r", pr_number=1, artefact=key.split("|")[1],
+                  repo_id="r", arch="x86_64/generic", accelerator=None, deploy_key=deploy_key, approved_by="alice")
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+def test_the_deploy_label_is_on_until_removed(store: Store) -> None:
+    assert store.uploads.label("o/r", 1) is None
+    store.uploads.set_label(DeployLabel("o/r", 1, "alice", "d1", 1.0))
+    store.uploads.set_label(DeployLabel("o/r", 2, "bob", "d2", 2.0))
+    store.uploads.set_label(DeployLabel("o/r", 1, "carol", "d3", 3.0))
+    assert [(lb.pr_number, lb.approved_by, lb.deploy_key) for lb in store.uploads.labels()] == [
+        (2, "bob", "deploy:o/r#2:d2"), (1, "carol", "deploy:o/r#1:d3")]
+    store.uploads.clear_label("o/r", 1)
+    assert store.uploads.label("o/r", 1) is None and len(store.uploads.labels()) == 1
+
+
+def test_uploads_are_due_until_done_and_saved_with_their_job(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_job(job("1", JobState.FINISHED), 1.0)
+        tx.save_upload(upload("1|a.tar.gz"), 1.0)
+        tx.save_upload(upload("1|b.tar.gz", next_attempt_at=50.0), 1.0)
+        tx.save_upload(upload("1|c.tar.gz", state=UploadState.SKIPPED, reason="older"), 1.0)
+        assert [u.artefact for u in tx.uploads_of_deploy("deploy:o/r#1:d9")] == ["a.tar.gz", "b.tar.gz", "c.tar.gz"]
+    assert [u.artefact for u in store.uploads.due(10.0)] == ["a.tar.gz"]
+    assert store.uploads.next_due_at() == 0.0
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.save_upload(upload("1|a.tar.gz", state=UploadState.UPLOADED), 20.0)
+        raise RuntimeError("crash before the commit")
+    assert store.uploads.get("1|a.tar.gz").state is UploadState.PENDING  # type: ignore[union-attr]
+    with store.transaction() as tx:
+        tx.save_upload(upload("1|a.tar.gz", state=UploadState.UPLOADED, sha256="ab", size=3), 20.0)
+    done = store.uploads.get("1|a.tar.gz")
+    assert done is not None and (done.state, done.sha256, done.size, done.created_at) == (
+        UploadState.UPLOADED, "ab", 3, 1.0)
+    assert [u.artefact for u in store.uploads.due(60.0)] == ["b.tar.gz"]
+    assert [u.key for u in store.uploads.for_pr("o/r", 1)] == ["1|a.tar.gz", "1|b.tar.gz", "1|c.tar.gz"]
+
+
+def test_uploads_of_forgotten_jobs_are_pruned(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_job(job("old", JobState.FINISHED), 1.0)
+        tx.save_upload(upload("old|a.tar.gz", state=UploadState.UPLOADED), 1.0)
+        tx.save_job(job("kept", JobState.FINISHED), 100.0)
+        tx.save_upload(upload("kept|a.tar.gz", state=UploadState.UPLOADED), 1.0)
+    with store.transaction() as tx:
+        assert tx.prune_jobs(50.0) == 1
+    assert [u.key for u in store.uploads.for_pr("o/r", 1)] == ["kept|a.tar.gz"]

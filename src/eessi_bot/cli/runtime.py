@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import fcntl
+import getpass
 import logging
 import os
+import socket
 import threading
 from pathlib import Path
-from typing import IO, Callable, List, Optional
+from typing import IO, Callable, List, Mapping, Optional
 
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
+from eessi_bot.adapters.s3 import S3ObjectStore
 from eessi_bot.adapters.slurm import SlurmScheduler
 from eessi_bot.adapters.sqlite.store import SqliteStore
+from eessi_bot.adapters.ssh_signer import SshSigner
 from eessi_bot.commands import default_registry
 from eessi_bot.core.config import Config
+from eessi_bot.core.deploy.metadata import Uploader
 from eessi_bot.core.pacing import Pacer
+from eessi_bot.deploy.deployer import Deployer
+from eessi_bot.deploy.service import DeployService
+from eessi_bot.deploy.transfer import Transfer
 from eessi_bot.events import default_router
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.jobs.housekeeping import Housekeeping
@@ -23,6 +31,7 @@ from eessi_bot.jobs.manager import JobManager
 from eessi_bot.jobs.service import JobService
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.object_store import ObjectInfo, ObjectStore
 from eessi_bot.ports.scheduler import Scheduler
 from eessi_bot.ports.store import JobStore
 from eessi_bot.ports.wakeup import Wakeup
@@ -77,16 +86,50 @@ def make_scheduler(config: Config, jobs: JobStore, clock: Clock) -> Scheduler:
                           sacct_command=manager.sacct_command)
 
 
+class LazyObjectStore:
+    """The S3 client, made on first use: most processes never deploy, and making it costs time."""
+
+    def __init__(self, endpoint_url: Optional[str]) -> None:
+        self.endpoint_url = endpoint_url
+        self._store: Optional[S3ObjectStore] = None
+
+    def _get(self) -> S3ObjectStore:
+        if self._store is None:
+            self._store = S3ObjectStore(self.endpoint_url)
+        return self._store
+
+    def put_file(self, bucket: str, key: str, path: Path, sha256: str,
+                 metadata: Optional[Mapping[str, str]] = None) -> None:
+        self._get().put_file(bucket, key, path, sha256, metadata)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, sha256: str) -> None:
+        self._get().put_bytes(bucket, key, data, sha256)
+
+    def head(self, bucket: str, key: str) -> Optional[ObjectInfo]:
+        return self._get().head(bucket, key)
+
+
+def uploader_facts() -> Uploader:
+    """Who uploads (the EESSI metadata's `uploader`): this host's own name and address, never an
+    answer from a web service (the EESSI upload script asked one for the IP)."""
+    hostname = socket.getfqdn()
+    try:
+        ip = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        ip = "unknown"
+    return Uploader(username=getpass.getuser(), ip=ip, hostname=hostname)
+
+
 class Runtime:
     """Inbox, outbox, workers, the outbox sender and the job manager over one store.
 
     Who wakes whom: the webhook endpoint → workers (`deliveries_waiting`); workers and the job
     manager → outbox sender (`writes_waiting`); commands (build, cancel, PR close) → job manager
-    (`jobs_changed`).
+    (`jobs_changed`); the `bot:deploy` label → deployer (`uploads_waiting`).
     """
 
     def __init__(self, config: Config, github: GitHub, clock: Clock, store: Optional[SqliteStore] = None,
-                 scheduler: Optional[Scheduler] = None) -> None:
+                 scheduler: Optional[Scheduler] = None, objects: Optional[ObjectStore] = None) -> None:
         self.config = config
         self.clock = clock
         self.store = store or SqliteStore.in_dir(config.bot.data_dir)
@@ -97,6 +140,7 @@ class Runtime:
         self.deliveries_waiting = Wakeup()
         self.writes_waiting = Wakeup()
         self.jobs_changed = Wakeup()
+        self.uploads_waiting = Wakeup()
         self.metrics = Metrics()
         self.identity = Identity(config.github.app_id, github, self.store)
         pacer = Pacer(((60.0, config.github.max_writes_per_minute), (3600.0, config.github.max_writes_per_hour)))
@@ -108,8 +152,12 @@ class Runtime:
                                     self.store, clock, package_script("bot-build.slurm"))
         self.job_service = JobService(self.builder, self.store, self.scheduler, clock, self.jobs_changed,
                                       cancel_on_close=config.clean_up.cancel_on_close)
+        self.deploys = DeployService(self.store, clock, self.uploads_waiting)
+        transfer = Transfer(config, objects or LazyObjectStore(config.deploy.endpoint_url or None), SshSigner(),
+                            uploader_facts())
+        self.deployer = Deployer(config, self.store, transfer, clock, self.uploads_waiting, self.writes_waiting)
         self.processor = DeliveryProcessor(self.store, default_router(), config, clock, default_registry(),
-                                           self.job_service, self.writes_waiting)
+                                           self.job_service, self.deploys, self.writes_waiting)
         self.workers = WorkerPool(self.processor, clock, config.bot.workers, self.deliveries_waiting)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
@@ -122,7 +170,8 @@ class Runtime:
 
     def start(self, intake: bool = True, manager: bool = True) -> None:
         """Start the threads of the roles this process plays: intake (workers and the outbox sender,
-        which sends every GitHub write, also the job manager's) and the job manager."""
+        which sends every GitHub write, also the job manager's) and the job manager (with the
+        deployer, whose uploads may take long and never delay a webhook)."""
         if intake:
             requeued = self.inbox.requeue_unfinished()
             if requeued:
@@ -131,6 +180,7 @@ class Runtime:
             self._thread("outbox", self.sender.run)
         if manager:
             self._thread("job-manager", self.manager.run)
+            self._thread("deployer", self.deployer.run)
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -141,6 +191,7 @@ class Runtime:
         self._stop.set()
         self.writes_waiting.notify()
         self.jobs_changed.notify()
+        self.uploads_waiting.notify()
         self.workers.stop()
         for thread in self._threads:
             thread.join(10)
@@ -152,6 +203,7 @@ class Runtime:
         self.sender.send_due()
 
     def manage(self) -> None:
-        """One job manager cycle, then send what it wrote (demo, try, tests)."""
+        """One job manager cycle and one deployer round, then send what they wrote (demo, try, tests)."""
         self.manager.cycle()
+        self.deployer.cycle()
         self.sender.send_due()

@@ -18,6 +18,7 @@ def default_router() -> Router:
     router.add("issue_comment", "created", issue_comment.on_comment_created)
     router.add("pull_request", "opened", pull_request.on_opened)
     router.add("pull_request", "labeled", pull_request.on_labeled)
+    router.add("pull_request", "unlabeled", pull_request.on_unlabeled)
     router.add("pull_request", "closed", pull_request.on_closed)
     router.add("pull_request", "reopened", pull_request.on_reopened)
     router.add("ping", None, _logged)

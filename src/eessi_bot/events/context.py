@@ -1,4 +1,5 @@
-"""What an event handler gets: the delivery, the bot's configuration, its jobs, and an effects list."""
+"""What an event handler gets: the delivery, the bot's configuration, its jobs and deploys, and an
+effects list."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.webhook import Delivery
+from eessi_bot.ports.deploys import Deploys
 from eessi_bot.ports.jobs import Jobs
 
 
@@ -20,6 +22,7 @@ class EventContext:
     config: Config
     registry: Registry
     jobs: Jobs
+    deploys: Deploys
     log: logging.LoggerAdapter  # type: ignore[type-arg]
     received_at: float
     last_attempt: bool = True

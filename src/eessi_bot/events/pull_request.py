@@ -1,14 +1,16 @@
-"""`pull_request` events: the node-type table when a PR opens, the disabled `bot:build` label."""
+"""`pull_request` events: the node-type table when a PR opens, the `bot:deploy` label, the disabled
+`bot:build` label, PR close and reopen."""
 
 from __future__ import annotations
 
 from eessi_bot.commands.show_config import node_types
 from eessi_bot.core.config import ChatLevel
-from eessi_bot.core.events import pull_request
+from eessi_bot.core.events import PullRequestEvent, pull_request
 from eessi_bot.core.response import render_block, render_notice
 from eessi_bot.events.context import EventContext
 
 BUILD_LABEL = "bot:build"
+DEPLOY_LABEL = "bot:deploy"
 BUILD_LABEL_DISABLED = (
     "Handling the label 'bot:build' is disabled. Use the command `bot: build [FILTER]*` instead."
 )
@@ -25,6 +27,8 @@ def on_opened(ctx: EventContext) -> str:
 
 def on_labeled(ctx: EventContext) -> str:
     event = pull_request(ctx.payload)
+    if event.label == DEPLOY_LABEL:
+        return _deploy_label(ctx, event)
     if event.label != BUILD_LABEL:
         return f"label {event.label!r}: nothing to do"
     if ctx.config.bot_control.chatlevel < ChatLevel.BASIC:
@@ -33,6 +37,29 @@ def on_labeled(ctx: EventContext) -> str:
     body = render_notice(fmt, ctx.config.instance, BUILD_LABEL_DISABLED)
     ctx.effects.comment(f"label:{ctx.delivery.id}", event.repo, event.number, body)
     return "label bot:build: answered that it is disabled"
+
+
+def _deploy_label(ctx: EventContext, event: PullRequestEvent) -> str:
+    """Record the label (the deployer uploads in the background); a refusal is answered on the PR
+    at every chatlevel, as the other refusals are."""
+    deploy = ctx.config.deploy
+    sender = event.sender.login
+    if not deploy.deploy_permission.allows(sender):
+        text = ctx.config.template("deploycfg.no_deploy_permission_comment").format(deploy_labeler=sender)
+        ctx.effects.comment(f"deploy-refused:{ctx.delivery.id}", event.repo, event.number, text)
+        return f"label bot:deploy by {sender}: no deploy permission"
+    if deploy.upload_policy == "none":
+        return "label bot:deploy: upload_policy is none, nothing is deployed"
+    ctx.deploys.label_on(event.repo, event.number, sender, ctx.delivery.id)
+    return f"label bot:deploy by {sender}: deploying (upload policy {deploy.upload_policy})"
+
+
+def on_unlabeled(ctx: EventContext) -> str:
+    event = pull_request(ctx.payload)
+    if event.label != DEPLOY_LABEL:
+        return f"label {event.label!r} removed: nothing to do"
+    stopped = ctx.deploys.label_off(event.repo, event.number)
+    return f"label bot:deploy removed: {stopped} uploads that had not started are stopped"
 
 
 def on_closed(ctx: EventContext) -> str:

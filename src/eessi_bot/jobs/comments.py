@@ -9,7 +9,7 @@ from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.job_comment import render_job_comment, render_summary
 from eessi_bot.core.jobs import Job
-from eessi_bot.ports.store import Store
+from eessi_bot.ports.store import Store, Transaction
 
 SUMMARY_PREFIX = "jobs:"
 
@@ -22,14 +22,21 @@ class JobComments:
     def save(self, job: Job, now: float) -> Job:
         """Store `job` and, once it has a job id, the new body of its comment (per job, or the
         command's summary rendered from its jobs as they stand after this save)."""
-        saved = replace(job, updated_at=now)
-        commented = bool(job.job_id) and self.config.bot_control.chatlevel > ChatLevel.INCOGNITO
-        pin = self.store.jobs.pin(job.build_key) if commented else None
-        head_sha = pin.checkout.head_sha if pin is not None else ""
+        head_sha = self.head_sha(job)
         with self.store.transaction() as tx:
-            tx.save_job(saved, now)
-            if commented:
-                tx.put(self._comment(saved, tx.jobs_of_build(job.build_key), head_sha), now)
+            return self.stage(tx, job, now, head_sha)
+
+    def head_sha(self, job: Job) -> str:
+        """The PR head the job built (read before a transaction, which must stay short)."""
+        pin = self.store.jobs.pin(job.build_key) if job.job_id else None
+        return pin.checkout.head_sha if pin is not None else ""
+
+    def stage(self, tx: Transaction, job: Job, now: float, head_sha: str) -> Job:
+        """`save` inside the caller's transaction (a deploy saves a job's rows with its upload)."""
+        saved = replace(job, updated_at=now)
+        tx.save_job(saved, now)
+        if job.job_id and self.config.bot_control.chatlevel > ChatLevel.INCOGNITO:
+            tx.put(self._comment(saved, tx.jobs_of_build(job.build_key), head_sha), now)
         return saved
 
     def _comment(self, job: Job, siblings: List[Job], head_sha: str) -> Effects:

@@ -15,6 +15,7 @@ from typing import ContextManager, Dict, List, Optional, Protocol, Tuple
 
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import BuildPin, Job
+from eessi_bot.core.uploads import DeployLabel, Upload
 from eessi_bot.core.webhook import Delivery
 
 COMMENT = "comment"
@@ -200,6 +201,30 @@ class JobStore(Protocol):
         ...
 
 
+class UploadStore(Protocol):
+    """The `bot:deploy` labels of PRs and the uploads of their artefacts."""
+
+    def label(self, repo: str, pr_number: int) -> Optional[DeployLabel]: ...
+
+    def labels(self) -> List[DeployLabel]:
+        """PRs that carry the label now, oldest first."""
+        ...
+
+    def set_label(self, label: DeployLabel) -> None: ...
+
+    def clear_label(self, repo: str, pr_number: int) -> None: ...
+
+    def get(self, key: str) -> Optional[Upload]: ...
+
+    def for_pr(self, repo: str, pr_number: int) -> List[Upload]: ...
+
+    def due(self, now: float, limit: int = 10) -> List[Upload]:
+        """Pending uploads whose next attempt is due, the longest-waiting first."""
+        ...
+
+    def next_due_at(self) -> Optional[float]: ...
+
+
 class Transaction(Protocol):
     """One unit of work: what is saved through it is committed together when the block ends, or,
     if the block raises, not at all."""
@@ -225,6 +250,14 @@ class Transaction(Protocol):
         """A closed PR's directories are in the trash (stored with the comment that says so)."""
         ...
 
+    def save_upload(self, upload: Upload, now: float) -> None:
+        """Insert or update an upload (with the job row and comments its progress changes)."""
+        ...
+
+    def uploads_of_deploy(self, deploy_key: str) -> List[Upload]:
+        """The uploads of one deploy as they stand inside this transaction (for its summary comment)."""
+        ...
+
     def prune_jobs(self, before: float) -> int:
         """Forget finished jobs last changed before `before`, with their sent comments and pins."""
         ...
@@ -239,6 +272,9 @@ class Store(Protocol):
 
     @property
     def jobs(self) -> JobStore: ...
+
+    @property
+    def uploads(self) -> UploadStore: ...
 
     def transaction(self) -> ContextManager[Transaction]: ...
 

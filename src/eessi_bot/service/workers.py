@@ -19,6 +19,7 @@ from eessi_bot.core.webhook import DeliveryError
 from eessi_bot.events.context import EventContext
 from eessi_bot.events.router import Router
 from eessi_bot.ports.clock import Clock
+from eessi_bot.ports.deploys import Deploys
 from eessi_bot.ports.github import GitHubError
 from eessi_bot.ports.jobs import Jobs
 from eessi_bot.ports.store import Claimed, Store
@@ -34,10 +35,11 @@ class DeliveryProcessor:
     """Runs one claimed delivery through its handlers and records the outcome."""
 
     def __init__(self, store: Store, router: Router, config: Config, clock: Clock, registry: Registry,
-                 jobs: Jobs, writes_waiting: Wakeup) -> None:
+                 jobs: Jobs, deploys: Deploys, writes_waiting: Wakeup) -> None:
         self.store = store
         self.inbox = store.inbox
         self.jobs = jobs
+        self.deploys = deploys
         self.writes_waiting = writes_waiting
         """Notified when a delivery's end stored GitHub writes (the outbox sender sends them)."""
         self.router = router
@@ -56,8 +58,8 @@ class DeliveryProcessor:
             return outcome
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
-                               registry=self.registry, jobs=self.jobs, log=dlog, received_at=claimed.received_at,
-                               last_attempt=claimed.attempts >= MAX_ATTEMPTS)
+                               registry=self.registry, jobs=self.jobs, deploys=self.deploys, log=dlog,
+                               received_at=claimed.received_at, last_attempt=claimed.attempts >= MAX_ATTEMPTS)
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self._finish(delivery.id, ctx.effects, outcome)
             if ctx.last_attempt:

@@ -120,4 +120,42 @@ MIGRATIONS = (
         PRIMARY KEY (repo, pr_number)
     );
     """,
+    # 4: deploys: the bot:deploy label of a PR, one upload per (job, artefact)
+    """
+    CREATE TABLE deploy_labels (
+        repo         TEXT NOT NULL,
+        pr_number    INTEGER NOT NULL,
+        approved_by  TEXT NOT NULL,
+        delivery_id  TEXT NOT NULL,
+        since        REAL NOT NULL,
+        PRIMARY KEY (repo, pr_number)
+    );
+
+    CREATE TABLE uploads (
+        key             TEXT PRIMARY KEY,
+        job_key         TEXT NOT NULL,
+        repo            TEXT NOT NULL,
+        pr_number       INTEGER NOT NULL,
+        artefact        TEXT NOT NULL,
+        repo_id         TEXT NOT NULL,
+        arch            TEXT NOT NULL,
+        accelerator     TEXT,
+        deploy_key      TEXT NOT NULL,
+        approved_by     TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        reason          TEXT,
+        bucket          TEXT,
+        object_key      TEXT,
+        metadata_key    TEXT,
+        sha256          TEXT,
+        size            INTEGER,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE INDEX uploads_due ON uploads (state, next_attempt_at);
+    CREATE INDEX uploads_by_pr ON uploads (repo, pr_number);
+    CREATE INDEX uploads_by_deploy ON uploads (deploy_key);
+    """,
 )

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from eessi_bot.adapters.sqlite import inbox, jobs, outbox
+from eessi_bot.adapters.sqlite import inbox, jobs, outbox, uploads
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import Job
+from eessi_bot.core.uploads import Upload
 
 
 class SqliteTransaction:
@@ -36,9 +37,16 @@ class SqliteTransaction:
     def closed_done(self, repo: str, pr_number: int, now: float) -> None:
         jobs.closed_done(self._conn, repo, pr_number, now)
 
+    def save_upload(self, upload: Upload, now: float) -> None:
+        uploads.save_upload(self._conn, upload, now)
+
+    def uploads_of_deploy(self, deploy_key: str) -> List[Upload]:
+        return uploads.uploads_of_deploy(self._conn, deploy_key)
+
     def prune_jobs(self, before: float) -> int:
         count = jobs.prune_jobs(self._conn, before)
         outbox.prune_sent(self._conn, before)
+        uploads.prune_uploads(self._conn, before)
         return count
 
 
@@ -48,6 +56,7 @@ class SqliteStore:
         self.inbox = inbox.Inbox(db)
         self.outbox = outbox.Outbox(db)
         self.jobs = jobs.JobStore(db)
+        self.uploads = uploads.UploadStore(db)
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> SqliteStore:

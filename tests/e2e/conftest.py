@@ -27,3 +27,9 @@ def bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotProcess]:
     process.start()
     yield process
     process.stop()
+
+
+from tests.s3 import private_s3 as private_s3  # noqa: E402
+from tests.s3 import s3_bucket as s3_bucket  # noqa: E402
+from tests.s3 import s3_env as s3_env  # noqa: E402
+from tests.s3 import s3_server as s3_server  # noqa: E402

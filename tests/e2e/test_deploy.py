@@ -107,6 +107,12 @@ def objects(server: S3Server, bucket: str) -> Dict[str, bytes]:
     return {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() for item in listed}
 
 
+def stored_objects(server: S3Server, bucket: str, count: int) -> Dict[str, bytes]:
+    """The bucket's objects once there are `count` of them (else empty, to wait on)."""
+    found = objects(server, bucket)
+    return found if len(found) == count else {}
+
+
 def uploaded_rows(github: FakeGitHub) -> int:
     """`uploaded` rows in the job comments (the deploy's summary comment has a status column too)."""
     return sum(c["body"].count("|uploaded|") for c in bot_comments(github) if c["body"].startswith("New job"))
@@ -124,7 +130,7 @@ def test_a_permitted_label_deploys_both_targets(tmp_path: Path, github: FakeGitH
 
         seconds = label(bot, "maintainer")
         assert seconds < 0.05, "the label is acknowledged at once"
-        stored = wait_for(lambda: (found := objects(s3_env, s3_bucket)) and len(found) == 4 and found, timeout=60)
+        stored = wait_for(lambda: stored_objects(s3_env, s3_bucket, 4), timeout=60)
         names = {f"eessi-2023.06-software-linux-x86_64-amd-{uarch}-1700000000.tar.gz" for uarch in ("zen2", "zen4")}
         assert set(stored) == {f"{REPO}/pr-{PR}/{n}" for n in names} | {f"meta/{REPO}/pr-{PR}/{n}.meta.txt"
                                                                           for n in names}
@@ -163,7 +169,7 @@ def test_s3_down_then_a_crash_mid_upload_each_object_once(tmp_path: Path, github
         bot.kill()
         assert not any(k.endswith(".tar.gz") for k in objects(server, "staging")), "killed before it completed"
         bot.start()
-        stored = wait_for(lambda: (found := objects(server, "staging")) and len(found) == 2 and found, timeout=90)
+        stored = wait_for(lambda: stored_objects(server, "staging", 2), timeout=90)
         (key,) = [k for k in stored if k.endswith(".tar.gz")]
         name = key.rsplit("/", 1)[1]
         built = next(Path(tmp_path / "site" / "jobs").rglob(name)).read_bytes()

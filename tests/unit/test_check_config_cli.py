@@ -58,7 +58,10 @@ def test_example_passes(tmp_path: Path, env: None, capsys: pytest.CaptureFixture
     (r'"cpu_zen2": \{', '"cpu_zen2": {{', "error: [architecturetargets] node_type_map = "),
     (r"^private_key = .*$", "private_key = /nonexistent/key.pem",
      "error: [github] private_key = '/nonexistent/key.pem': the file does not exist"),
-], ids=["missing-app-id", "bad-node-type-map-json", "missing-private-key"])
+    (r"^signing =$", 'signing = {"eessi.io-2023.06-software": {"key": "/nonexistent/sign.key"}}',
+     "error: [deploycfg] signing = '/nonexistent/sign.key': eessi.io-2023.06-software: the key file "
+     "/nonexistent/sign.key does not exist"),
+], ids=["missing-app-id", "bad-node-type-map-json", "missing-private-key", "missing-signing-key"])
 def test_broken_configs_name_the_problem(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str],
                                          pattern: str, new: str, expected: str) -> None:
     cfg = filled_example(tmp_path)
@@ -81,3 +84,27 @@ def test_console_script_exit_codes(tmp_path: Path, env: None) -> None:
                               str(tmp_path / "nope.cfg")], capture_output=True, text=True, check=False)
     assert missing.returncode == 1
     assert "cannot read the configuration file" in missing.stdout
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    ("ed25519", None),
+    ("public", "is a public key"),
+    ("garbage", "not a private key"),
+], ids=["ed25519-key", "public-key", "garbage"])
+def test_signing_keys_are_checked(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str], make: str,
+                                  expected: str) -> None:
+    key = tmp_path / "sign.key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    given = {"ed25519": key, "public": key.with_suffix(".key.pub"), "garbage": tmp_path / "garbage"}[make]
+    (tmp_path / "garbage").write_text("not a key\n")
+    cfg = filled_example(tmp_path)
+    cfg.write_text(cfg.read_text().replace("\nsigning =\n",
+                                           f'\nsigning = {{"eessi.io-2023.06-software": {{"key": "{given}"}}}}\n'))
+    code = main(["check-config", "--config", str(cfg)])
+    out = capsys.readouterr().out
+    if expected is None:
+        assert code == 0, out
+    else:
+        assert code == 1 and "[deploycfg] signing" in out and expected in out, out
+        secret_line = key.read_text().splitlines()[1]
+        assert secret_line not in out, "the key never reaches the output"

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eessi_bot.adapters.git_mirror import git_version_problem
 from eessi_bot.adapters.slurm import template_problem
+from eessi_bot.adapters.ssh_signer import check_private_key
 from eessi_bot.core.config import Config, ConfigError, Problem, RepoDefinition, Severity, parse_config
 from eessi_bot.core.config.crosscheck import cross_check
 from eessi_bot.core.config.parse import PLACEHOLDER_PATH
@@ -52,6 +53,8 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
         problems += repo_problems
         config = dataclasses.replace(config, repos=repos)
         problems += [p.located(file) for p in cross_check(config, repos)]
+    if ("deploycfg", "signing") not in broken:
+        problems += _check_signing_keys(config, file)
     problems += _check_dirs(config, file)
     problems += _check_commands(config, file)
     if errors(problems):
@@ -94,6 +97,18 @@ def _check_private_key(path: Path, file: str) -> List[Problem]:
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         return problem(Severity.WARNING, "other users can read the key", f"chmod 600 {path}")
     return []
+
+
+def _check_signing_keys(config: Config, file: str) -> List[Problem]:
+    """Each `[deploycfg] signing` key must be an SSH private key that ssh-keygen can use unattended."""
+    problems = []
+    for repo_id, entry in sorted(config.deploy.signing.items()):
+        key = Path(entry["key"])
+        problem = check_private_key(key)
+        if problem is not None:
+            problems.append(Problem(Severity.ERROR, "deploycfg", "signing", f"{repo_id}: {problem}", str(key),
+                                    "generate one with: ssh-keygen -t ed25519 -N '' -f KEYFILE", file))
+    return problems
 
 
 def _load_repos(config: Config, file: str) -> Tuple[Dict[str, RepoDefinition], List[Problem]]:

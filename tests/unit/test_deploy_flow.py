@@ -4,6 +4,7 @@ each object lands once, the job comment gets its row, a store outage only delays
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,17 @@ def test_removing_the_label_stops_what_has_not_started(site: JobSite) -> None:
     assert site.store.uploads.get(upload.key).state is UploadState.UPLOADED  # type: ignore[union-attr]
 
 
+def signing_key(tmp_path: Path) -> Path:
+    """A real ed25519 key (check-config insists); the fake signer never reads it."""
+    key = tmp_path / "keys" / "bot.key"
+    key.parent.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
 def test_signing_puts_signatures_beside_both_objects(tmp_path: Path) -> None:
-    signing = '\nsigning = {"eessi.io-2023.06-software": {"key": "/keys/bot.key", "script": "x"}}\n'
+    key = signing_key(tmp_path)
+    signing = f'\nsigning = {{"eessi.io-2023.06-software": {{"key": "{key}", "script": "x"}}}}\n'
     site = make_site(tmp_path, deploy_extra=signing)
     built(site, ZEN4.format(ts=1700000011))
     label(site)
@@ -181,11 +191,11 @@ def test_signing_puts_signatures_beside_both_objects(tmp_path: Path) -> None:
     assert [k.rsplit("/", 1)[1] for k in site.objects.names()] == [
         ZEN4.format(ts=1700000011), ZEN4.format(ts=1700000011) + ".meta.txt",
         ZEN4.format(ts=1700000011) + ".meta.txt.sig", ZEN4.format(ts=1700000011) + ".sig"]
-    assert site.signer.signed == [("/keys/bot.key", "test-bot")] * 2
+    assert site.signer.signed == [(str(key), "test-bot")] * 2
 
 
 def test_a_signing_failure_stops_that_upload(tmp_path: Path) -> None:
-    signing = '\nsigning = {"eessi.io-2023.06-software": {"key": "/keys/bot.key"}}\n'
+    signing = f'\nsigning = {{"eessi.io-2023.06-software": {{"key": "{signing_key(tmp_path)}"}}}}\n'
     site = make_site(tmp_path, deploy_extra=signing)
     built(site, ZEN4.format(ts=1700000012))
     site.signer.fail = "ssh-keygen: /keys/bot.key: No such file or directory"
@@ -194,3 +204,22 @@ def test_a_signing_failure_stops_that_upload(tmp_path: Path) -> None:
     (upload,) = site.store.uploads.for_pr(REPO, PR)
     assert upload.state is UploadState.NOT_UPLOADED and "No such file" in (upload.reason or "")
     assert site.objects.puts == []
+
+
+def test_once_honours_what_the_eessi_bot_uploaded(tmp_path: Path) -> None:
+    """A site that switched: the EESSI bot's `YYYY.MM/pr_N/uploaded.txt` lists a zen4 upload, so
+    `once` uploads no zen4 artefact again, while zen2 (never uploaded) goes."""
+    site = make_site(tmp_path, policy="once")
+    old = site.config.buildenv.jobs_base_dir / "2026.11" / f"pr_{PR}"
+    (old / "4242" / "cfg").mkdir(parents=True)
+    (old / "4242" / "cfg" / "job.cfg").write_text("[repository]\nrepo_id = eessi.io-2023.06-software\n")
+    (old / "uploaded.txt").write_text(f"4242/{ZEN4.format(ts=1600000000)}\n")
+    built(site, ZEN4.format(ts=1700000013))
+    (zen2,) = site.build("cpu_zen2").submitted[1:]
+    zen2_name = "eessi-2023.06-software-linux-x86_64-amd-zen2-1700000013.tar.gz"
+    (Path(zen2.job_dir) / zen2_name).write_bytes(b"zen2")
+    site.finish(zen2, artefacts=zen2_name)
+    label(site)
+    site.deployer.cycle()
+    states = {u.artefact: u.state for u in site.store.uploads.for_pr(REPO, PR)}
+    assert states == {ZEN4.format(ts=1700000013): UploadState.SKIPPED, zen2_name: UploadState.UPLOADED}

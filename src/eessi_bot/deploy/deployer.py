@@ -22,6 +22,7 @@ from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import Job
 from eessi_bot.core.uploads import REPORTED, DeployLabel, Upload, UploadState
 from eessi_bot.deploy.artefact_file import ArtefactRefused
+from eessi_bot.deploy.legacy_uploads import legacy_targets_for
 from eessi_bot.deploy.planner import plan
 from eessi_bot.deploy.transfer import Context, Transfer
 from eessi_bot.jobs.comments import JobComments
@@ -79,8 +80,9 @@ class Deployer:
 
     def _plan(self, label: DeployLabel) -> int:
         jobs = self.store.jobs.for_pr(label.repo, label.pr_number)
-        rows = plan(self.config.deploy.upload_policy, label, jobs,
-                    self.store.uploads.for_pr(label.repo, label.pr_number))
+        policy = self.config.deploy.upload_policy
+        legacy = legacy_targets_for(self.config, label.pr_number) if policy == "once" else frozenset()
+        rows = plan(policy, label, jobs, self.store.uploads.for_pr(label.repo, label.pr_number), legacy)
         if rows:
             by_key = {job.key: job for job in jobs}
             self._save(rows, by_key)

@@ -65,6 +65,8 @@ def test_a_labelled_pr_uploads_its_artefacts_with_metadata(site: JobSite) -> Non
     assert summary is not None and "approved by `maintainer`" in summary.body and "uploaded" in summary.body
     site.deployer.cycle()
     assert len(site.objects.puts) == 2, "nothing is uploaded twice"
+    (view,) = site.service.for_pr(REPO, PR)
+    assert view.uploads == ("uploaded",), "bot: status shows the deploy"
 
 
 def test_a_job_finishing_while_the_label_is_on_is_deployed(site: JobSite) -> None:

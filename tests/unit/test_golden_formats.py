@@ -231,13 +231,14 @@ def status_views(config: Config) -> List[JobView]:
     url = f"https://github.com/{REPO}/pull/{PR}#issuecomment-"
     old = [
         JobView(failed(config, zen2, "1234001", yesterday), old_sha, url + "2001"),
-        JobView(succeeded(config, zen4, "1234002", yesterday), old_sha, url + "2002"),
+        JobView(succeeded(config, zen4, "1234002", yesterday), old_sha, url + "2002", ("pending",)),
         JobView(cancelled(config, compat, "1234003", yesterday), old_sha, url + "2003"),
     ]
     never_submitted = replace(held(config, gpu(config), "x", today), state=JobState.SUBMIT_FAILED, job_id=None,
                               rows=(), error="sbatch: error: invalid partition specified: gpu")
     new = [
-        JobView(succeeded(config, zen2, "1234567", today), new_sha, url + "3001"),
+        JobView(succeeded(config, zen2, "1234567", today), new_sha, url + "3001",
+                ("uploaded", "uploaded", "not_uploaded", "skipped")),
         JobView(running(config, zen4, "1234568", today), new_sha, url + "3002"),
         JobView(held(config, compat, "1234569", today), new_sha, None),
         JobView(never_submitted, new_sha, None),

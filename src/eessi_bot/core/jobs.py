@@ -145,6 +145,8 @@ class JobView:
     job: Job
     head_sha: str
     comment_url: Optional[str]
+    uploads: Tuple[str, ...] = ()
+    """The states of the job's uploads (`core.uploads.UploadState` values), for the deploy column."""
 
 
 @dataclass(frozen=True)

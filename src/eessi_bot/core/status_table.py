@@ -8,7 +8,11 @@ from eessi_bot.core.jobs import JobState, JobView
 from eessi_bot.core.markdown import cell, code
 
 RESULT_LABELS = {"SUCCESS": ":grin: SUCCESS", "FAILURE": ":cry: FAILURE", "UNKNOWN": ":shrug: UNKNOWN"}
-HEADER = ("|on|for|repo|state|result|date|commit|job|", "|----|----|----|----|------|----|------|---|")
+HEADER = ("|on|for|repo|state|result|deploy|date|commit|job|",
+          "|----|----|----|----|------|------|----|------|---|")
+DEPLOY_WORDS = (("uploaded", "uploaded"), ("pending", "uploading"), ("not_uploaded", "not uploaded"),
+                ("skipped", "skipped"), ("stopped", "stopped"))
+"""Upload states in the order the deploy column names them."""
 
 
 def latest_per_target(views: Sequence[JobView]) -> List[JobView]:
@@ -32,6 +36,12 @@ def _result(view: JobView) -> str:
     return label
 
 
+def _deploy(view: JobView) -> str:
+    """`2 uploaded, 1 not uploaded`: what became of the job's artefacts; empty when never deployed."""
+    parts = [f"{view.uploads.count(state)} {word}" for state, word in DEPLOY_WORDS if state in view.uploads]
+    return ", ".join(parts)
+
+
 def render_status(views: Sequence[JobView]) -> List[str]:
     """One row per job, in the order given; columns that always line up."""
     lines = ["This is the status of all the `bot: build` commands:", "", *HEADER]
@@ -43,6 +53,6 @@ def render_status(views: Sequence[JobView]) -> List[str]:
         link = f"[{job.job_id}]({view.comment_url})" if view.comment_url else code(job.job_id or "-")
         commit = code(view.head_sha[:12]) if view.head_sha else ""
         state = job.state.value.replace("_", " ")
-        lines.append(f"|{on}|{target}|{cell(job.repo_id)}|{state}|{cell(_result(view))}|{cell(date)}|"
-                     f"{commit}|{link}|")
+        lines.append(f"|{on}|{target}|{cell(job.repo_id)}|{state}|{cell(_result(view))}|{cell(_deploy(view))}|"
+                     f"{cell(date)}|{commit}|{link}|")
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.jobs import FOLLOWED, CancelReport, Job, JobView
@@ -38,13 +38,17 @@ class JobService:
         return report
 
     def for_pr(self, repo: str, pr_number: int) -> List[JobView]:
+        uploads: Dict[str, List[str]] = {}
+        for upload in self.store.uploads.for_pr(repo, pr_number):
+            uploads.setdefault(upload.job_key, []).append(upload.state.value)
         views = []
         for job in self.store.jobs.for_pr(repo, pr_number):
             if job.job_id is None:
                 continue
             pin = self.store.jobs.pin(job.build_key)
             url = self.store.outbox.comment_url(job.comment_key)
-            views.append(JobView(job, pin.checkout.head_sha if pin else "", url))
+            states = tuple(uploads.get(job.key, ()))
+            views.append(JobView(job, pin.checkout.head_sha if pin else "", url, states))
         return views
 
     def cancel(self, repo: str, pr_number: int, job_ids: Optional[Sequence[str]], sender: str) -> CancelReport:

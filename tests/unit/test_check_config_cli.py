@@ -61,7 +61,13 @@ def test_example_passes(tmp_path: Path, env: None, capsys: pytest.CaptureFixture
     (r"^signing =$", 'signing = {"eessi.io-2023.06-software": {"key": "/nonexistent/sign.key"}}',
      "error: [deploycfg] signing = '/nonexistent/sign.key': eessi.io-2023.06-software: the key file "
      "/nonexistent/sign.key does not exist"),
-], ids=["missing-app-id", "bad-node-type-map-json", "missing-private-key", "missing-signing-key"])
+    (r"^upload_method = boto3$", "upload_method = script",
+     "error: [deploycfg] artefact_upload_script = '': is empty"),
+    (r"^upload_method = boto3\n(.*\n)artefact_upload_script =$",
+     "upload_method = script\n\\1artefact_upload_script = /nonexistent/upload",
+     "error: [deploycfg] artefact_upload_script = '/nonexistent/upload': is not an executable file"),
+], ids=["missing-app-id", "bad-node-type-map-json", "missing-private-key", "missing-signing-key",
+        "script-method-without-script", "script-missing"])
 def test_broken_configs_name_the_problem(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str],
                                          pattern: str, new: str, expected: str) -> None:
     cfg = filled_example(tmp_path)

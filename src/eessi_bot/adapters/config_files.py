@@ -218,4 +218,9 @@ def _check_commands(config: Config, file: str) -> List[Problem]:
         problems.append(Problem(Severity.ERROR, "buildenv", "build_job_script", "the file does not exist",
                                 str(script), "leave the key out to use the job script shipped with the bot",
                                 file))
+    upload = config.deploy.upload_script
+    if upload is not None and not (upload.is_file() and os.access(upload, os.X_OK)):
+        problems.append(Problem(Severity.ERROR, "deploycfg", "artefact_upload_script",
+                                "is not an executable file (upload_method = script runs it)", str(upload),
+                                "give the path of the EESSI upload script, or set upload_method = boto3", file))
     return problems

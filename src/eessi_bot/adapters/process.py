@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Mapping, Optional, Sequence, Tuple, Union
 
+from eessi_bot.ports.commands import CommandResult, CommandTimedOut
+
 COLLECT_AFTER_KILL = 5.0
 """Seconds to read what a killed command wrote: a helper that left the process group (a daemon) may hold
 the pipes open for ever, and must not hold the caller too."""
@@ -77,3 +79,18 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, cwd: Opt
                 stderr = b""
             raise TimedOut(argv, timeout, stderr or b"") from None
     return Finished(proc.returncode, stdout or b"", stderr or b"")
+
+
+class ProcessRunner:
+    """`ports.commands.CommandRunner` on `run`: the site's own programs (e.g. its upload script)."""
+
+    KEEP = 4096
+
+    def run(self, argv: Sequence[str], env: Mapping[str, str], timeout: float,
+            cwd: Optional[Path] = None) -> CommandResult:
+        try:
+            finished = run(argv, env=env, timeout=timeout, cwd=cwd)
+        except TimedOut as exc:
+            raise CommandTimedOut(str(exc)) from exc
+        output = (finished.stdout + finished.stderr).decode("utf-8", errors="replace")
+        return CommandResult(finished.returncode, output[-self.KEEP:])

@@ -13,6 +13,7 @@ from typing import IO, Callable, List, Mapping, Optional
 
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
+from eessi_bot.adapters.process import ProcessRunner
 from eessi_bot.adapters.s3 import S3ObjectStore
 from eessi_bot.adapters.slurm import SlurmScheduler
 from eessi_bot.adapters.sqlite.store import SqliteStore
@@ -22,8 +23,9 @@ from eessi_bot.core.config import Config
 from eessi_bot.core.deploy.metadata import Uploader
 from eessi_bot.core.pacing import Pacer
 from eessi_bot.deploy.deployer import Deployer
+from eessi_bot.deploy.script_transfer import ScriptTransfer
 from eessi_bot.deploy.service import DeployService
-from eessi_bot.deploy.transfer import Transfer
+from eessi_bot.deploy.transfer import ArtefactTransfer, Transfer
 from eessi_bot.events import default_router
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.jobs.housekeeping import Housekeeping
@@ -153,8 +155,10 @@ class Runtime:
         self.job_service = JobService(self.builder, self.store, self.scheduler, clock, self.jobs_changed,
                                       cancel_on_close=config.clean_up.cancel_on_close)
         self.deploys = DeployService(self.store, clock, self.uploads_waiting)
-        transfer = Transfer(config, objects or LazyObjectStore(config.deploy.endpoint_url or None), SshSigner(),
-                            uploader_facts())
+        transfer: ArtefactTransfer = (
+            ScriptTransfer(config, ProcessRunner(), os.environ) if config.deploy.upload_method == "script"
+            else Transfer(config, objects or LazyObjectStore(config.deploy.endpoint_url or None), SshSigner(),
+                          uploader_facts()))
         self.deployer = Deployer(config, self.store, transfer, clock, self.uploads_waiting, self.writes_waiting)
         self.processor = DeliveryProcessor(self.store, default_router(), config, clock, default_registry(),
                                            self.job_service, self.deploys, self.writes_waiting)

@@ -24,7 +24,7 @@ from eessi_bot.core.uploads import REPORTED, DeployLabel, Upload, UploadState
 from eessi_bot.deploy.artefact_file import ArtefactRefused
 from eessi_bot.deploy.legacy_uploads import legacy_targets_for
 from eessi_bot.deploy.planner import plan
-from eessi_bot.deploy.transfer import Context, Transfer
+from eessi_bot.deploy.transfer import ArtefactTransfer, Context
 from eessi_bot.jobs.comments import JobComments
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.object_store import StoreRefused, StoreUnavailable
@@ -58,7 +58,7 @@ def backoff(attempts: int) -> float:
 
 
 class Deployer:
-    def __init__(self, config: Config, store: Store, transfer: Transfer, clock: Clock, uploads_waiting: Wakeup,
+    def __init__(self, config: Config, store: Store, transfer: ArtefactTransfer, clock: Clock, uploads_waiting: Wakeup,
                  writes_waiting: Wakeup) -> None:
         self.config = config
         self.store = store

@@ -8,6 +8,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from eessi_bot.core.config import Config
 from eessi_bot.core.deploy.metadata import BotFacts, Payload, PrLink, Uploader, ctime_text, render_metadata
@@ -29,6 +30,13 @@ class Context:
     pr_comment_id: int
     base_sha: str
     head_sha: str
+
+
+class ArtefactTransfer(Protocol):
+    """How one artefact gets into the bucket: the bot itself (`Transfer`) or the site's script
+    (`deploy/script_transfer.py`)."""
+
+    def run(self, upload: Upload, context: Context) -> Upload: ...
 
 
 class Transfer:

@@ -125,6 +125,9 @@ class DeployConfig:
     metadata_prefix: Mapping[str, str]
     artefact_prefix: Mapping[str, str]
     signing: Mapping[str, Mapping[str, str]]
+    upload_method: str = "boto3"
+    """`boto3` (the bot uploads) or `script` (the site's `artefact_upload_script` does, per artefact)."""
+    upload_script: Optional[Path] = None
 
 
 @dataclass(frozen=True)

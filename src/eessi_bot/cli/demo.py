@@ -3,29 +3,37 @@
 An example target repository (shipped with the package: `bot/*.sh` and an easystack file) gets a
 PR; `bot: build` on it runs through the real pipeline on the local backend: the PR is fetched into a
 mirror, a job directory is prepared, the job is submitted held, released, runs the repository's
-scripts, and its result is reported; then `bot: status`. Progress and the comments the bot would
-post are printed. Everything lives in a temporary directory.
+scripts, and its result is reported. When a SeaweedFS `weed` is there (`demo_s3.py`), a maintainer
+then adds the `bot:deploy` label and the deployer uploads the job's artefact and its metadata into a
+bucket of a private S3 server; the objects in the bucket are listed. Then `bot: status`. Progress and
+the comments the bot would post are printed. Everything lives in a temporary directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Optional, TextIO, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eessi_bot.adapters.config_files import load_config_or_raise
+from eessi_bot.cli.demo_s3 import HOW_TO_GET_WEED, DemoS3, S3NotStarted, weed_binary
 from eessi_bot.cli.local_run import IDENTITY, LocalRun, git
+from eessi_bot.core.effects import marker
+from eessi_bot.core.uploads import UploadState
 from eessi_bot.ports.github import PullRequest
 
 REPO = "example/software-layer"
 PR_NUMBER = 1
 COMMANDS = ("bot: help", "bot: build for:arch=x86_64/amd/zen2", "bot: status")
 TIMEOUT = 120.0
+DEPLOY_LABEL = "bot:deploy"
+DEPLOY_TIMEOUT = 60.0
 
 APP_CFG = """\
 [github]
@@ -62,6 +70,15 @@ repos_cfg_dir = {root}/repos
 poll_interval = 1
 """
 
+DEPLOYCFG = """
+[deploycfg]
+upload_policy = latest
+deploy_permission = maintainer
+endpoint_url = {endpoint}
+bucket_name = {bucket}
+"""
+"""Empty prefixes: objects go to EESSI's legacy path (`2023.06/software/linux/x86_64/amd/zen2/<time>/`)."""
+
 REPOS_CFG = """\
 [eessi.io-2023.06-software]
 repo_name = software.eessi.io
@@ -70,7 +87,8 @@ container = docker://ghcr.io/eessi/build-node:debian12
 """
 
 
-def write_demo_config(root: Path) -> Path:
+def write_demo_config(root: Path, extra: str = "") -> Path:
+    """The demo's app.cfg (also `try`'s default), with `extra` sections appended."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = root / "app.pem"
     pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -79,7 +97,7 @@ def write_demo_config(root: Path) -> Path:
     (root / "repos").mkdir()
     (root / "repos" / "repos.cfg").write_text(REPOS_CFG, encoding="utf-8")
     cfg = root / "app.cfg"
-    cfg.write_text(APP_CFG.format(root=root), encoding="utf-8")
+    cfg.write_text(APP_CFG.format(root=root) + extra, encoding="utf-8")
     return cfg
 
 
@@ -105,27 +123,82 @@ def make_example_repository(root: Path) -> PullRequest:
                        clone_url=url, ssh_url=url, html_url=f"https://github.com/{REPO}/pull/{PR_NUMBER}")
 
 
+def start_s3(root: Path) -> Tuple[Optional[DemoS3], str]:
+    """A private S3 server, started (it gets ready while the job builds), or None without a usable
+    `weed`; and a line that says which."""
+    weed = weed_binary()
+    if weed is None:
+        return None, f"demo: no SeaweedFS `weed` found, so the deploy part is skipped (get it: {HOW_TO_GET_WEED})"
+    server = DemoS3(weed, root / "s3")
+    try:
+        server.start()
+    except OSError as exc:
+        return None, f"demo: {weed} cannot be started ({exc.strerror}), so the deploy part is skipped"
+    return server, f"demo: deploys go to a private S3 server ({weed} mini) on {server.endpoint}"
+
+
+def deploy(local: LocalRun, server: DemoS3, out: TextIO) -> bool:
+    """A maintainer adds `bot:deploy`; the deployer uploads; the bucket's objects are listed. False
+    when the deploy failed; a server that did not start only skips it (the fault is not the bot's)."""
+    out.write(f"\ndemo: a maintainer adds the label {DEPLOY_LABEL}; bucket {server.bucket} on {server.endpoint}\n")
+    try:
+        server.ready()
+    except S3NotStarted as exc:
+        out.write(f"demo: the S3 server did not start, so the deploy part is skipped: {exc}\n")
+        return True
+    local.label(DEPLOY_LABEL)
+    uploads = local.follow_deploy(DEPLOY_TIMEOUT)
+    markers = {marker(key) for key in {u.deploy_key for u in uploads}}
+    for body in local.github.bodies(REPO, PR_NUMBER):
+        if any(m in body for m in markers):
+            out.write(f"  deploy summary comment: {body.splitlines()[0]}\n")
+    objects = server.objects()
+    out.write(f"demo: {len(objects)} object(s) in bucket {server.bucket}:\n")
+    for key, size in objects:
+        out.write(f"  {key} ({size} bytes)\n")
+    done = bool(uploads) and all(u.state is UploadState.UPLOADED for u in uploads)
+    if not done:
+        states = ", ".join(f"{u.artefact}: {u.state.value} {u.reason or ''}".strip() for u in uploads)
+        out.write(f"demo: the deploy did not succeed ({states or 'nothing to deploy'})\n")
+    return done
+
+
 def run(out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="eessi-bot-demo-") as tmp:
         root = Path(tmp)
-        config, _ = load_config_or_raise(write_demo_config(root), env={"HOME": tmp, "USER": "demo"})
-        pull = make_example_repository(root)
-        out.write(f"demo: instance {config.instance}, local backend, state and jobs in {root}\n"
-                  f"demo: {REPO}#{PR_NUMBER} adds GCC-13.2.0 to easystack.yml\n\n")
+        server, note = start_s3(root)
+        try:
+            return run_with(root, server, note, out)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def run_with(root: Path, server: Optional[DemoS3], s3_note: str, out: TextIO) -> int:
+    extra = DEPLOYCFG.format(endpoint=server.endpoint, bucket=server.bucket) if server is not None else ""
+    config, _ = load_config_or_raise(write_demo_config(root, extra), env={"HOME": str(root), "USER": "demo"})
+    pull = make_example_repository(root)
+    out.write(f"demo: instance {config.instance}, local backend, state and jobs in {root}\n{s3_note}\n"
+              f"demo: {REPO}#{PR_NUMBER} adds GCC-13.2.0 to easystack.yml\n\n")
+    with server.bot_credentials() if server is not None else contextlib.nullcontext():
         local = LocalRun(config, out, REPO, pull)
-        finished = False
+        finished, deployed = False, True
         try:
             local.command(COMMANDS[0])
             local.command(COMMANDS[1])
             finished = local.follow(TIMEOUT)
+            if finished and server is not None:
+                deployed = deploy(local, server, out)
             local.command(COMMANDS[2])
             local.show_comments()
         finally:
             if not finished:
                 local.cancel_unfinished()
             local.close()
-        if not finished:
-            out.write(f"\ndemo: the job did not finish within {TIMEOUT:.0f} s\n")
-            return 1
-        out.write("\ndemo: done\n")
+    if not finished:
+        out.write(f"\ndemo: the job did not finish within {TIMEOUT:.0f} s\n")
+        return 1
+    if not deployed:
+        return 1
+    out.write("\ndemo: done\n")
     return 0

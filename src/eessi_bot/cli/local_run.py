@@ -12,12 +12,13 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Mapping, Optional, TextIO
+from typing import Dict, List, Mapping, Optional, TextIO
 
 from eessi_bot.adapters.memory_github import MemoryGitHub
 from eessi_bot.adapters.system_clock import SystemClock
 from eessi_bot.cli.runtime import Runtime
 from eessi_bot.core.config import Config
+from eessi_bot.core.uploads import Upload, UploadState
 from eessi_bot.core.webhook import parse_delivery
 from eessi_bot.ports.github import PullRequest
 
@@ -49,7 +50,7 @@ class LocalRun:
         self._shown: Dict[str, int] = {}
 
     def command(self, text: str, sender: str = "maintainer") -> None:
-        number = next(self._ids)
+        """`text` as a new PR comment by `sender` (an `issue_comment.created` delivery)."""
         comment = self.github.create_comment(self.repo, self.pull.number, text)
         payload = {
             "action": "created",
@@ -60,12 +61,29 @@ class LocalRun:
             "sender": {"login": sender, "type": "User"},
         }
         self.github.comments.pop(comment.id)
-        delivery = parse_delivery({"x-github-event": "issue_comment", "x-github-delivery": f"local-{number}"},
+        self._deliver("issue_comment", payload, text)
+
+    def label(self, name: str, sender: str = "maintainer") -> None:
+        """The label `name` added to the PR by `sender` (a `pull_request.labeled` delivery)."""
+        payload = {
+            "action": "labeled",
+            "number": self.pull.number,
+            "label": {"name": name},
+            "pull_request": {"number": self.pull.number, "state": self.pull.state, "merged": False,
+                             "html_url": self.pull.html_url},
+            "repository": {"full_name": self.repo},
+            "sender": {"login": sender, "type": "User"},
+        }
+        self._deliver("pull_request", payload, f"label {name} added by {sender}")
+
+    def _deliver(self, event: str, payload: Mapping[str, object], what: str) -> None:
+        """Through the inbox and the workers, as a webhook would come; then what it led to."""
+        delivery = parse_delivery({"x-github-event": event, "x-github-delivery": f"local-{next(self._ids)}"},
                                   json.dumps(payload).encode("utf-8"))
         self.runtime.inbox.store(delivery, self.runtime.clock.now())
         self.runtime.drain()
         row = self.runtime.inbox.get(delivery.id)
-        self.out.write(f"> {text}\n  {row.outcome if row is not None else '?'}\n")
+        self.out.write(f"> {what}\n  {row.outcome if row is not None else '?'}\n")
         self._progress()
 
     def follow(self, timeout: float) -> bool:
@@ -78,6 +96,18 @@ class LocalRun:
                 return True
             time.sleep(min(1.0, self.config.job_manager.poll_interval))
         return False
+
+    def follow_deploy(self, timeout: float) -> List[Upload]:
+        """Run job manager cycles and deployer rounds until no upload of the PR waits any more; the
+        PR's uploads then (some still pending if `timeout` seconds passed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.runtime.manage()
+            self._progress()
+            uploads = self.runtime.store.uploads.for_pr(self.repo, self.pull.number)
+            if all(u.state is not UploadState.PENDING for u in uploads) or time.monotonic() > deadline:
+                return uploads
+            time.sleep(0.2)
 
     def _progress(self) -> None:
         for job in self.runtime.jobs.for_pr(self.repo, self.pull.number):

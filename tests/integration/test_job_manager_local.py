@@ -123,7 +123,7 @@ def test_status_and_last_build(tmp_path: Path, bots: List[Pipeline]) -> None:
     bot.comment("bot: status")
     full = bot.bot_comments()[-1]
     assert full.count("|finished|:grin: SUCCESS|") == 2
-    assert "|on|for|repo|state|result|date|commit|job|" in full
+    assert "|on|for|repo|state|result|deploy|date|commit|job|" in full
     bot.comment("bot: status last_build")
     latest = bot.bot_comments()[-1]
     assert latest.count("|finished|:grin: SUCCESS|") == 1

@@ -35,7 +35,7 @@ POLL_SLEEP = 0.2
 """Seconds between manager cycles in these tests (the fake clock moves on by as much)."""
 MANAGER_EXTRA = "\n[job_manager]\npoll_interval = 1\n"
 UNKNOWN_RESULT = "Job results file `_bot_job{job_id}.result` does not exist in job directory, or parsing it failed"
-STATUS_HEADER = "|on|for|repo|state|result|date|commit|job|"
+STATUS_HEADER = "|on|for|repo|state|result|deploy|date|commit|job|"
 
 
 # ---------------------------------------------------------------- the target repository's scripts
@@ -206,7 +206,7 @@ def status_table(text: str) -> Dict[str, Tuple[str, str]]:
         if not line.startswith("|"):
             break
         row = cells(line)
-        link = re.match(r"\[(\d+)\]|`(\d+)`", row[7])
+        link = re.match(r"\[(\d+)\]|`(\d+)`", row[8])
         assert link is not None, line
         table[link.group(1) or link.group(2)] = (row[3], row[4])
     return table

@@ -16,11 +16,13 @@ import logging
 import os
 import re
 import stat
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, Mapping, NoReturn, Optional
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from s3transfer.manager import TransferManager
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -79,6 +81,16 @@ class S3ObjectStore:
         self._transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE,
                                         max_concurrency=CONCURRENCY, use_threads=True)
         self._transfer.max_in_memory_upload_chunks = IN_MEMORY_PARTS
+        self._manager: Optional[TransferManager] = None
+        """One transfer manager (its threads) for every upload: a new one per upload left each upload's
+        part buffers in fresh malloc arenas, about 200 MiB more resident memory over 20 uploads."""
+        self._manager_lock = threading.Lock()
+
+    def _transfers(self) -> TransferManager:
+        with self._manager_lock:
+            if self._manager is None:
+                self._manager = TransferManager(self._client, self._transfer)
+            return self._manager
 
     def put_file(self, bucket: str, key: str, path: Path, sha256: str,
                  metadata: Optional[Mapping[str, str]] = None) -> None:
@@ -87,7 +99,7 @@ class S3ObjectStore:
         extra = {"Metadata": _metadata(sha256, metadata), "ChecksumAlgorithm": "SHA256"}
         with _open_regular(path, bucket, key) as source:
             try:
-                self._client.upload_fileobj(source, bucket, key, ExtraArgs=extra, Config=self._transfer)
+                self._transfers().upload(source, bucket, key, extra_args=extra).result()
             except (BotoCoreError, ClientError) as exc:
                 _raise_for(exc, "upload", bucket, key)
             except OSError as exc:

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, Mapping, NoReturn, O
 
 import boto3
 from boto3.s3.transfer import TransferConfig
-from s3transfer.manager import TransferManager
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -33,6 +32,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     UnknownCredentialError,
 )
+from s3transfer.manager import TransferManager
 
 from eessi_bot.ports.object_store import SHA256_METADATA, ObjectInfo, StoreRefused, StoreUnavailable
 

@@ -79,7 +79,7 @@ def test_build_for_zen2_makes_one_job(builder: tuple) -> None:
 
 def test_failures_are_answered_and_the_bot_keeps_serving(builder: tuple, upstream: Upstream) -> None:
     bot, github = builder
-    bot.send("issue_comment", comment_payload(github, "bot: build for:arch=aarch64/neoverse_v1"))
+    bot.send("issue_comment", comment_payload(github, "bot: build for:arch=aarch64/neoverse_v1 instance:test-bot"))
     no_match = wait_for(lambda: [c for c in bot_comments(github) if "no node type of this instance" in c["body"]])
     assert len(no_match) == 1
     upstream.commit("main", {"easystack.yml": "easyconfigs:\n  - zlib-1.3.1.eb\n"}, "main moves on")

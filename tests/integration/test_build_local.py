@@ -67,8 +67,9 @@ def test_two_repos_two_jobs_and_an_ack_only_when_chatty(site: Tuple[Pipeline, Up
 
 
 def test_no_match_says_why_and_what_is_offered(site: Tuple[Pipeline, Upstream]) -> None:
+    """Addressed by `instance:` (unaddressed, it keeps quiet at chatlevel basic: tests/unit/test_two_instances.py)."""
     bot, _ = site
-    bot.comment("bot: build for:arch=aarch64/neoverse_v1")
+    bot.comment("bot: build for:arch=aarch64/neoverse_v1 instance:test-bot")
     (answer,) = bot.bot_comments()
     assert "no jobs were submitted: no node type of this instance matches" in answer
     assert "architecture `x86_64/amd/zen2` does not match `aarch64/neoverse_v1`" in answer

@@ -138,7 +138,10 @@ CASES = [
     Case("show_config", "bot: show_config"),
     Case("build_no_permission", "bot: build for:arch=x86_64/amd/zen2", sender=CONTRIBUTOR),
     Case("build_no_for", "bot: build repo:software"),
-    Case("build_matches_nothing", "bot: build for:arch=x86_64/amd/zen4 repo:compat"),
+    Case("build_matches_nothing_chatty", "bot: build for:arch=x86_64/amd/zen4 repo:compat", chatty=True),
+    Case("build_matches_nothing_addressed", "bot: build for:arch=x86_64/amd/zen4 repo:compat instance:test-bot"),
+    Case("build_quiet_beside_status", "bot: build for:arch=aarch64/neoverse_v1\nbot: status",
+         calls=(("for_pr", (REPO, PR)),)),
     Case("build_submission_failed", "bot: build for:arch=zen2 exportvariable:SKIP_TESTS=yes",
          jobs=lambda: FakeJobs(submit_errors={("cpu_zen2", COMPAT): SBATCH_ERROR}),
          calls=(("build", ((("cpu_zen2", COMPAT), ("cpu_zen2", SOFTWARE)), ("SKIP_TESTS=yes",))),)),
@@ -170,8 +173,9 @@ CASES = [
 ]
 
 
-def handle(sites: Sites, case: Case) -> Tuple[List[str], FakeJobs]:
-    """The bodies of the comments the bot would post, and the fake with the calls the commands made."""
+def run(sites: Sites, case: Case) -> Tuple[EventContext, FakeJobs]:
+    """The context after handling the case's comment (its effects are what the bot would write), and
+    the fake with the calls the commands made."""
     payload = pr_comment_payload(case.body, repo=REPO, pr_number=PR, comment_id=COMMENT_ID,
                                  sender_login=case.sender)
     delivery = Delivery(DELIVERY_ID, "issue_comment", "created", f"{REPO}#{PR}", encode(payload))
@@ -180,6 +184,12 @@ def handle(sites: Sites, case: Case) -> Tuple[List[str], FakeJobs]:
                        registry=default_registry(), jobs=jobs, deploys=FakeDeploys(), received_at=T0,
                        log=logging.LoggerAdapter(logging.getLogger("test_golden_commands"), {}))
     on_comment_created(ctx)
+    return ctx, jobs
+
+
+def handle(sites: Sites, case: Case) -> Tuple[List[str], FakeJobs]:
+    """The bodies of the comments the bot would post, and the fake with the calls the commands made."""
+    ctx, jobs = run(sites, case)
     return [e.body for e in ctx.effects.items if isinstance(e, CommentEffect)], jobs
 
 
@@ -187,6 +197,43 @@ def handle(sites: Sites, case: Case) -> Tuple[List[str], FakeJobs]:
 def test_response_matches_golden_file(sites: Sites, case: Case) -> None:
     (body,), _ = handle(sites, case)
     assert_golden(f"commands/{case.name}.md", body)
+
+
+NO_MATCH = "no jobs were submitted: no node type of this instance matches"
+QUIET = [
+    # (case, what the instance posts or None, its reactions): a build no node type of this instance
+    # matches is other instances' business unless `instance:` names this one; all else is answered
+    (Case("other-arch", "bot: build for:arch=aarch64/neoverse_v1"), None, []),
+    (Case("other-repo", "bot: build for:arch=x86_64/amd/zen4 repo:compat"), None, []),
+    (Case("two-quiet-builds", "bot: build for:arch=aarch64/neoverse_v1\nbot: build for:arch=riscv64/generic"),
+     None, []),
+    (Case("beside-a-submitted-build", "bot: build for:arch=aarch64/neoverse_v1\nbot: build for:arch=zen2 repo:software",
+          calls=(("build", ((("cpu_zen2", SOFTWARE),), ())),)), None, ["eyes"]),
+    (Case("instance-named", "bot: build for:arch=aarch64/neoverse_v1 instance:test-bot"), NO_MATCH, ["eyes"]),
+    (Case("instance-pattern", "bot: build for:arch=aarch64/neoverse_v1 inst:^test"), NO_MATCH, ["eyes"]),
+    (Case("chatty", "bot: build for:arch=aarch64/neoverse_v1", chatty=True), NO_MATCH, ["eyes"]),
+    (Case("no-build-permission", "bot: build for:arch=aarch64/neoverse_v1", sender=CONTRIBUTOR),
+     "account `contributor` has NO permission to submit build jobs", ["eyes"]),
+    (Case("export-not-allowed", "bot: build for:arch=aarch64/neoverse_v1 exportvariable:EXTRA=--debug"),
+     "`exportvariable:EXTRA=--debug` is not allowed on this instance", ["eyes"]),
+    (Case("no-for", "bot: build repo:nosuch"), "No 'for:' argument was passed", ["eyes"]),
+]
+
+
+@pytest.mark.parametrize(("case", "posted", "reactions"), QUIET, ids=[c.name for c, _, _ in QUIET])
+def test_a_build_for_other_instances_is_not_answered(sites: Sites, case: Case, posted: Optional[str],
+                                                     reactions: List[str]) -> None:
+    """At chatlevel basic an instance none of whose node types matches posts nothing, as the EESSI
+    bot's instances did: with six sites on a PR, five would otherwise answer every build."""
+    ctx, jobs = run(sites, case)
+    comments = [e.body for e in ctx.effects.items if isinstance(e, CommentEffect)]
+    assert [e.content for e in ctx.effects.items if isinstance(e, ReactionEffect)] == reactions
+    if posted is None:
+        assert comments == []
+    else:
+        (body,) = comments
+        assert posted in body
+    assert tuple(summary(c) for c in jobs.calls) == case.calls
 
 
 def summary(call: Call) -> Tuple[str, Tuple[object, ...]]:

@@ -159,6 +159,40 @@ def test_acknowledgement_only_at_chatty(tmp_path: Path) -> None:
     assert len(quiet.bot_comments()) == 1
 
 
+@pytest.mark.parametrize(("chatlevel", "addressed", "answered"), [
+    ("incognito", False, False),
+    ("minimal", False, False),
+    ("basic", False, False),
+    ("chatty", False, True),
+    ("incognito", True, True),
+    ("minimal", True, True),
+    ("basic", True, True),
+    ("chatty", True, True),
+], ids=["incognito", "minimal", "basic", "chatty", "incognito-addressed", "minimal-addressed", "basic-addressed",
+        "chatty-addressed"])
+def test_build_nothing_matches_is_said_when_addressed_or_chatty(tmp_path: Path, chatlevel: str, addressed: bool,
+                                                               answered: bool) -> None:
+    """Instances that build nothing for a command keep quiet (as the EESSI bot's did), unless the
+    commenter named them with `instance:` or the site wants them chatty."""
+    bot = Pipeline(tmp_path, chatlevel=chatlevel)
+    outcome = bot.comment("bot: build for:arch=aarch64/neoverse_v1" + (" instance:test-bot" if addressed else ""))
+    if answered:
+        (answer,) = bot.bot_comments()
+        assert "no jobs were submitted: no node type of this instance matches" in answer
+        assert "`cpu_zen2`: `x86_64/amd/zen2` for `eessi.io-2023.06-compat`" in answer
+        assert bot.reactions() == ["eyes"]
+    else:
+        assert bot.bot_comments() == [] and bot.reactions() == []
+        assert outcome == "nothing for this instance: build for:architecture=aarch64/neoverse_v1"
+
+
+def test_quiet_build_is_left_out_of_the_answer(bot: Pipeline) -> None:
+    bot.comment("bot: build for:arch=aarch64/neoverse_v1\nbot: show_config")
+    (answer,) = bot.bot_comments()
+    assert "Instance `test-bot` is configured to build on:" in answer
+    assert "aarch64" not in answer and "no jobs were submitted" not in answer
+
+
 def test_pr_opened_node_table_only_when_chatty(tmp_path: Path) -> None:
     basic = Pipeline(tmp_path / "basic")
     basic.pull_request("opened")

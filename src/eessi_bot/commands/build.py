@@ -65,7 +65,7 @@ def handle(ctx: CommandContext, args: BuildArgs) -> Reply:
             Item("no jobs were submitted: no node type of this instance matches",
                  tuple(Item(reason) for reason in match.reasons)),
             Item("this instance builds on:", tuple(Item(line) for line in offer(ctx.config))),
-        ))
+        ), quiet=not ctx.addressed)
     return _reply(ctx.jobs.build(ctx.request, match.targets, args.exports))
 
 

@@ -19,10 +19,14 @@ class Reply:
 
     `answer` is True when the reply is what the commenter asked for (help, tables, errors, "nothing
     happened, because ..."): shown at every chatlevel. False marks a mere acknowledgement.
+    `quiet` marks a reply that concerns other instances more than this one (a build none of its node
+    types matches, and `instance:` did not name it): left out below chatlevel chatty, since with one
+    instance per site every other site would answer every build.
     """
 
     nodes: Tuple[Node, ...]
     answer: bool = True
+    quiet: bool = False
 
 
 class CommandError(Exception):
@@ -35,3 +39,5 @@ class CommandContext:
     registry: Registry
     request: Request
     jobs: Jobs
+    addressed: bool = False
+    """The line named this instance with `instance:` (a line naming only others never gets here)."""

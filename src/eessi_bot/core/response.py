@@ -90,6 +90,8 @@ class Outcome:
     error: Optional[str] = None
     answer: bool = True
     """False when the reply is only an acknowledgement (shown at chatlevel chatty)."""
+    quiet: bool = False
+    """True when the line is other instances' business (left out below chatlevel chatty)."""
 
 
 def _received(outcome: Outcome, sender: str) -> Item:

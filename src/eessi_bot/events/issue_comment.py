@@ -2,7 +2,9 @@
 
 Only new comments are read (edits are ignored, as in the EESSI bot); comments by bots, this App's
 included, never run commands. A command with `instance:` patterns that do not match this instance
-is another instance's business and is passed over in silence.
+is another instance's business and is passed over in silence; so, below chatlevel chatty, is a build
+none of this instance's node types matches, unless `instance:` names it (EESSI runs one instance per
+site on the same PR).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from eessi_bot.commands.context import CommandContext, CommandError
-from eessi_bot.core.arguments import ArgumentError, parse_arguments
+from eessi_bot.core.arguments import INSTANCE, ArgumentError, parse_arguments
 from eessi_bot.core.command_text import MAX_COMMANDS, CommandLine, find_commands
 from eessi_bot.core.config import ChatLevel
 from eessi_bot.core.events import IssueCommentEvent, issue_comment
@@ -55,10 +57,14 @@ def on_comment_created(ctx: EventContext) -> str:
     outcomes = [o for o in (_run(ctx, event, line) for line in addressed) if o is not None]
     if not outcomes:
         return "commands for other instances"
+    chatty = ctx.config.bot_control.chatlevel >= ChatLevel.CHATTY
+    shown = [o for o in outcomes if chatty or not o.quiet]
+    if not shown:
+        return "nothing for this instance: " + ", ".join(o.expanded or o.text for o in outcomes)
     ctx.effects.reaction(f"reaction:{event.repo}:{event.comment_id}:{REACTION}", event.repo,
                          event.comment_id, REACTION)
-    if any(o.answer for o in outcomes) or ctx.config.bot_control.chatlevel >= ChatLevel.CHATTY:
-        body = render_response(fmt, instance, event.sender.login, outcomes)
+    if any(o.answer for o in shown) or chatty:
+        body = render_response(fmt, instance, event.sender.login, shown)
         ctx.effects.comment(key, event.repo, event.number, body)
     return "handled " + ", ".join(o.expanded or o.text for o in outcomes)
 
@@ -90,7 +96,8 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
     request = Request(repo=event.repo, number=event.number, sender=event.sender.login,
                       comment_id=event.comment_id, comment_url=event.html_url,
                       delivery_id=ctx.delivery.id, line=line.line, received_at=ctx.received_at)
-    command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request, jobs=ctx.jobs)
+    command_ctx = CommandContext(config=ctx.config, registry=ctx.registry, request=request, jobs=ctx.jobs,
+                                 addressed=any(f.component == INSTANCE for f in items.filters))
     try:
         reply = spec.run(command_ctx, items)
     except (ArgumentError, CommandError) as exc:
@@ -103,4 +110,4 @@ def _run(ctx: EventContext, event: IssueCommentEvent, line: CommandLine) -> Opti
         ctx.log.exception("command %r failed", line.text)
         return Outcome(line.text, expanded, error="the bot failed internally; the site's administrator finds "
                        f"the details in its log under delivery {code(ctx.delivery.id)}")
-    return Outcome(line.text, expanded, reply=reply.nodes, answer=reply.answer)
+    return Outcome(line.text, expanded, reply=reply.nodes, answer=reply.answer, quiet=reply.quiet)

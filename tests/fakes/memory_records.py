@@ -29,6 +29,9 @@ class MemoryJobs(Part):
             found = self._s.jobs.get(key)
             return None if found is None else found[1]
 
+    def with_job_id(self, backend: str, job_id: str) -> Optional[Job]:
+        return next((job for job in self._ordered() if (job.backend, job.job_id) == (backend, job_id)), None)
+
     def active(self, backend: str) -> List[Job]:
         return [job for job in self._ordered() if job.backend == backend and job.state in FOLLOWED]
 

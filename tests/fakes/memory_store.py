@@ -59,6 +59,12 @@ class MemoryTransaction(Part):
         row = self._s.deliveries[delivery_id]
         row.state, row.finished_at, row.outcome = "done", now, outcome[:500]
 
+    def adopt_comment(self, key: str, repo: str, issue_number: int, comment_id: int, body: str, now: float) -> None:
+        if key not in self._s.writes:
+            self._add(OutboxItem(key, COMMENT, repo, issue_number, None, body, 1, comment_id, None, False, 0, None),
+                      now)
+            self._s.writes[key].done_version = 1
+
     def closed_done(self, repo: str, pr_number: int, now: float) -> None:
         closed = self._s.closed.get((repo, pr_number))
         if closed is not None:

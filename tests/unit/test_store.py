@@ -361,3 +361,17 @@ def test_uploads_of_forgotten_jobs_are_pruned(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.prune_jobs(50.0) == 1
     assert [u.key for u in store.uploads.for_pr("o/r", 1)] == ["kept|a.tar.gz"]
+
+
+# -- adoption ------------------------------------------------------------------------------------
+def test_an_adopted_comment_is_edited_not_posted(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_job(job("77", JobState.SUBMITTED, backend="slurm"), 1.0)
+        tx.adopt_comment("job:77", "o/r", 1, 9001, "as the EESSI bot left it", 1.0)
+    assert store.outbox.due(2.0) == [], "adopting writes nothing"
+    found = store.jobs.with_job_id("slurm", "77")
+    assert found is not None and found.key == "77" and store.jobs.with_job_id("local", "77") is None
+    with store.transaction() as tx:
+        tx.put(comment("job:77", "released"), 3.0)
+    (item,) = store.outbox.due(3.0)
+    assert (item.result_id, item.version, item.body.split("\n")[0]) == (9001, 2, "released")

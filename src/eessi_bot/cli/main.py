@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     with_config("job-manager", "follow the submitted jobs and report them (run event-handler beside it)")
     with_config("check-config", "validate app.cfg and summarise what this instance will do")
+    adopt = with_config("adopt", "take over the jobs an EESSI bot left in job_ids_dir (serve and job-manager "
+                        "do it at every start)")
+    adopt.add_argument("--dry-run", action="store_true", help="only list what would be adopted")
     replay = with_config("replay", "feed a stored webhook delivery through the bot (for debugging)")
     replay.add_argument("delivery", type=Path, help="JSON file: {headers, payload} or a bare payload")
     replay.add_argument("--event", help="event type when the file has no headers (e.g. issue_comment)")
@@ -63,6 +66,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from eessi_bot.cli import check_config
 
             return check_config.run(args.config, sys.stdout)
+        if args.command == "adopt":
+            from eessi_bot.cli import adopt_cmd
+
+            return adopt_cmd.run(args.config, args.dry_run, sys.stdout)
         if args.command == "replay":
             from eessi_bot.cli import replay
 

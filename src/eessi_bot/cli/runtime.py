@@ -27,6 +27,7 @@ from eessi_bot.deploy.script_transfer import ScriptTransfer
 from eessi_bot.deploy.service import DeployService
 from eessi_bot.deploy.transfer import ArtefactTransfer, Transfer
 from eessi_bot.events import default_router
+from eessi_bot.jobs.adopt import Adopter
 from eessi_bot.jobs.build import BuildService
 from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.manager import JobManager
@@ -150,6 +151,7 @@ class Runtime:
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
         self.manager = JobManager(config, self.store, self.scheduler, clock, self.jobs_changed, self.writes_waiting,
                                   housekeeping=Housekeeping(config, self.store, clock))
+        self.adopter = Adopter(config, self.store, github, clock)
         self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
                                     self.store, clock, package_script("bot-build.slurm"))
         self.job_service = JobService(self.builder, self.store, self.scheduler, clock, self.jobs_changed,
@@ -183,8 +185,21 @@ class Runtime:
             self.workers.start()
             self._thread("outbox", self.sender.run)
         if manager:
+            self._adopt()
             self._thread("job-manager", self.manager.run)
             self._thread("deployer", self.deployer.run)
+
+    def _adopt(self) -> None:
+        """Jobs an EESSI bot left are followed from now on (a site switching keeps its jobs in flight)."""
+        try:
+            report = self.adopter.adopt()
+        except Exception:
+            log.exception("adopting the EESSI bot's jobs failed; the bot goes on without them")
+            return
+        if report.adopted or report.skipped:
+            log.info("adopted %d jobs of the EESSI bot; %d not adoptable: %s", len(report.adopted),
+                     len(report.skipped), "; ".join(f"{i}: {why}" for i, why in report.skipped)[:1000])
+        self.jobs_changed.notify()
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)

@@ -16,6 +16,7 @@ from typing import List
 from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
 from eessi_bot.jobs import paths
+from eessi_bot.jobs.adopt import KEY_PREFIX as ADOPTED_PREFIX
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.store import Store
 
@@ -70,10 +71,24 @@ class Trash:
         day = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).strftime("%Y.%m.%d")
         base = self.config.clean_up.trash_bin_dir / repo / day
         moved = []
-        for directory in paths.pr_dirs(self.config.buildenv.jobs_base_dir, repo, number):
-            month = directory.parents[2].name
+        jobs_base = self.config.buildenv.jobs_base_dir
+        found = [(d, d.parents[2].name) for d in paths.pr_dirs(jobs_base, repo, number)]
+        found += [(d, d.parent.name) for d in self._eessi_dirs(repo, number) if d.is_dir()]
+        for directory, month in found:
             target = _free(base / month / directory.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(directory), str(target))
             moved.append(target)
         return moved
+
+    def _eessi_dirs(self, repo: str, number: int) -> List[Path]:
+        """`jobs_base_dir/YYYY.MM/pr_N` of jobs adopted from the EESSI bot (its layout has no owner/repo,
+        so such a directory holds whatever that bot put there for PR number N)."""
+        base = self.config.buildenv.jobs_base_dir
+        dirs = set()
+        for job in self.store.jobs.for_pr(repo, number):
+            if job.key.startswith(ADOPTED_PREFIX):
+                for parent in Path(job.job_dir).parents:
+                    if parent.name == f"pr_{number}" and parent.parent.parent == base:
+                        dirs.add(parent)
+        return sorted(dirs)

@@ -162,6 +162,10 @@ class JobStore(Protocol):
 
     def get(self, key: str) -> Optional[Job]: ...
 
+    def with_job_id(self, backend: str, job_id: str) -> Optional[Job]:
+        """The job the batch system knows as `job_id` (adoption must not take a job twice)."""
+        ...
+
     def active(self, backend: str) -> List[Job]:
         """Jobs the manager follows (submitted, not finished), oldest first."""
         ...
@@ -244,6 +248,11 @@ class Transaction(Protocol):
 
     def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
         """Mark a claimed delivery done."""
+        ...
+
+    def adopt_comment(self, key: str, repo: str, issue_number: int, comment_id: int, body: str, now: float) -> None:
+        """Take over an existing comment (the EESSI bot's job comment) as the one written for `key`,
+        with `body` as what it shows now: later bodies edit it; nothing is posted or edited now."""
         ...
 
     def closed_done(self, repo: str, pr_number: int, now: float) -> None:

@@ -41,6 +41,11 @@ class JobStore:
         row = self.db.connection().execute("SELECT * FROM jobs WHERE key = ?", (key,)).fetchone()
         return None if row is None else _job(row)
 
+    def with_job_id(self, backend: str, job_id: str) -> Optional[Job]:
+        row = self.db.connection().execute("SELECT * FROM jobs WHERE backend = ? AND job_id = ?",
+                                           (backend, job_id)).fetchone()
+        return None if row is None else _job(row)
+
     def active(self, backend: str) -> List[Job]:
         """Jobs the manager follows: submitted and not finished, oldest first.
 

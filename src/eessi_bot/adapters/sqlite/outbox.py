@@ -36,6 +36,15 @@ def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optio
             )
 
 
+def adopt_comment(conn: sqlite3.Connection, key: str, repo: str, issue_number: int, comment_id: int, body: str,
+                  now: float) -> None:
+    """An existing comment becomes the one written for `key`, as sent (only later bodies edit it)."""
+    conn.execute(
+        "INSERT INTO outbox (key, kind, repo, issue_number, body, version, done_version, result_id, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, COMMENT, repo, issue_number, body, comment_id, now, now))
+
+
 def prune_sent(conn: sqlite3.Connection, before: float) -> None:
     """Forget writes sent before `before`, except the comments of jobs still in the database (their
     next state edits them)."""

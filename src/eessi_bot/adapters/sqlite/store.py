@@ -34,6 +34,9 @@ class SqliteTransaction:
     def finish_delivery(self, delivery_id: str, outcome: str, now: float) -> None:
         inbox.finish_delivery(self._conn, delivery_id, outcome, now)
 
+    def adopt_comment(self, key: str, repo: str, issue_number: int, comment_id: int, body: str, now: float) -> None:
+        outbox.adopt_comment(self._conn, key, repo, issue_number, comment_id, body, now)
+
     def closed_done(self, repo: str, pr_number: int, now: float) -> None:
         jobs.closed_done(self._conn, repo, pr_number, now)
 

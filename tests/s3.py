@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from eessi_bot.cli.demo_s3 import free_ports
 from tests.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -140,18 +140,6 @@ def s3_bucket(s3_env: S3Server) -> Iterator[str]:
 
 PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
               "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc")
-
-
-def free_ports(count: int) -> List[int]:
-    """Ports nothing listens on now (all asked for at once, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def weed_binary() -> Optional[str]:

@@ -30,6 +30,11 @@ NODE_TYPE_MAP = """{
     "cpu_zen4": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "slurm_params": "-p zen4",
                  "repo_targets": ["eessi.io-2023.06-software"]}}"""
 
+NODE_TYPE_MAP_WITH_GPU = NODE_TYPE_MAP[:-1] + """,
+    "gpu_h100": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "accel": "nvidia/cc90", "slurm_params": "-p gpu",
+                 "repo_targets": ["eessi.io-2023.06-software"]}}"""
+"""The golden tests' site: the two CPU node types and a GPU one."""
+
 
 def private_key_pem() -> bytes:
     """A 2048-bit RSA key, generated once per test session (never shipped)."""
@@ -44,7 +49,7 @@ def write_site(root: Path, *, pem: Optional[bytes] = None, extra: str = "", app_
                installation_id: int = 99, api_url: str = "http://127.0.0.1:9", chatlevel: str = "basic",
                command_permission: str = "maintainer", node_type_map: str = NODE_TYPE_MAP,
                backend: str = "local", github_extra: str = "", build_permission: str = "maintainer",
-               buildenv_extra: str = "") -> Path:
+               buildenv_extra: str = "", app_name: str = "test-bot") -> Path:
     """Write a complete, valid site under `root` and return the app.cfg path."""
     root.mkdir(parents=True, exist_ok=True)
     key = root / "app.pem"
@@ -58,7 +63,7 @@ def write_site(root: Path, *, pem: Optional[bytes] = None, extra: str = "", app_
     cfg.write_text(textwrap.dedent(f"""\
         [github]
         app_id = {app_id}
-        app_name = test-bot
+        app_name = {app_name}
         installation_id = {installation_id}
         private_key = {key}
         api_url = {api_url}

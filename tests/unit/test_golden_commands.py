@@ -35,6 +35,7 @@ from eessi_bot.events.issue_comment import on_comment_created
 from eessi_bot.ports.jobs import Request
 from tests.fakes.deploys import FakeDeploys
 from tests.fakes.jobs import Call, FakeJobs, make_job
+from tests.fakes.site import NODE_TYPE_MAP_WITH_GPU as NODE_TYPE_MAP
 from tests.fakes.site import write_site
 from tests.fakes.webhooks import encode, pr_comment_payload, pr_payload
 from tests.golden import GOLDEN_DIR, assert_golden, updating
@@ -49,13 +50,6 @@ HEAD_SHA = "8c3f0e5ab1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e6"
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 COMMENTS = f"https://github.com/{REPO}/pull/{PR}#issuecomment-"
 
-NODE_TYPE_MAP = """{
-    "cpu_zen2": {"os": "linux", "cpu_subdir": "x86_64/amd/zen2", "slurm_params": "-p zen2",
-                 "repo_targets": ["eessi.io-2023.06-compat", "eessi.io-2023.06-software"]},
-    "cpu_zen4": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "slurm_params": "-p zen4",
-                 "repo_targets": ["eessi.io-2023.06-software"]},
-    "gpu_h100": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "accel": "nvidia/cc90", "slurm_params": "-p gpu",
-                 "repo_targets": ["eessi.io-2023.06-software"]}}"""
 
 MAINTAINER = "maintainer"
 CONTRIBUTOR = "contributor"

@@ -30,6 +30,7 @@ from eessi_bot.core.results import parse_result
 from eessi_bot.core.status_table import latest_per_target, render_status
 from eessi_bot.core.targets import Target
 from eessi_bot.core.transitions import MAX_MISSING_POLLS, Outcome, Seen, advance, finish
+from tests.fakes.site import NODE_TYPE_MAP_WITH_GPU as NODE_TYPE_MAP
 from tests.fakes.site import write_site
 from tests.golden import GOLDEN_DIR, assert_golden, updating
 
@@ -47,13 +48,6 @@ CHECKOUT = Checkout(url=f"https://github.com/{REPO}.git", base_ref="2023.06-soft
                     merge_base="0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c",
                     merged_tree="a1b2c3d4e5f60718293a4b5c6d7e8f9012345678")
 
-NODE_TYPE_MAP = """{
-    "cpu_zen2": {"os": "linux", "cpu_subdir": "x86_64/amd/zen2", "slurm_params": "-p zen2",
-                 "repo_targets": ["eessi.io-2023.06-compat", "eessi.io-2023.06-software"]},
-    "cpu_zen4": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "slurm_params": "-p zen4",
-                 "repo_targets": ["eessi.io-2023.06-software"]},
-    "gpu_h100": {"os": "linux", "cpu_subdir": "x86_64/amd/zen4", "accel": "nvidia/cc90", "slurm_params": "-p gpu",
-                 "repo_targets": ["eessi.io-2023.06-software"]}}"""
 
 SITE_CONFIG = textwrap.dedent("""\
     build_logs_dir = /project/bot/build_logs

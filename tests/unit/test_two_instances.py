@@ -3,15 +3,12 @@ builds something, or that `instance:` names, says anything on the PR."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 
-import tests.fakes.pipeline as pipeline_module
 from tests.fakes.pipeline import PR, Pipeline
-from tests.fakes.site import write_site
 from tests.fakes.upstream import make_upstream
 
 X86, ARM = "site-x86", "site-arm"
@@ -25,28 +22,18 @@ NO_MATCH = "no jobs were submitted: no node type of this instance matches"
 
 
 @pytest.fixture
-def instances(tmp_path: Path, bots: List[Pipeline], monkeypatch: pytest.MonkeyPatch) -> Dict[str, Pipeline]:
+def instances(tmp_path: Path, bots: List[Pipeline]) -> Dict[str, Pipeline]:
     """Both instances at chatlevel basic, each with its own App, database and job tree, on PR #PR of
     one repository."""
     upstream = make_upstream(tmp_path / "remote")
     head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
     made: Dict[str, Pipeline] = {}
     for name, node_types in NODE_TYPES.items():
-        monkeypatch.setattr(pipeline_module, "write_site", _named_site(name))
-        bot = Pipeline(tmp_path / name, node_type_map=node_types, chatlevel="basic")
+        bot = Pipeline(tmp_path / name, node_type_map=node_types, chatlevel="basic", app_name=name)
         bots.append(bot)
         bot.open_pr(upstream, head)
         made[name] = bot
     return made
-
-
-def _named_site(name: str) -> Any:
-    """`write_site` under the instance name `name` (it names every site `test-bot`)."""
-    def write(root: Path, **site: Any) -> Path:
-        cfg = write_site(root, **site)
-        cfg.write_text(re.sub(r"^app_name = .*$", f"app_name = {name}", cfg.read_text(), flags=re.M))
-        return cfg
-    return write
 
 
 def said(bot: Pipeline) -> Tuple[str, ...]:

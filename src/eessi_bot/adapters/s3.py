@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import logging
-import os
 import re
-import stat
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, Mapping, NoReturn, Optional
@@ -34,6 +31,7 @@ from botocore.exceptions import (
 )
 from s3transfer.manager import TransferManager
 
+from eessi_bot.jobs.files import NotReadable, open_regular
 from eessi_bot.ports.object_store import SHA256_METADATA, ObjectInfo, StoreRefused, StoreUnavailable
 
 if TYPE_CHECKING:  # the stubs are a test dependency only
@@ -138,19 +136,12 @@ def _metadata(sha256: str, extra: Optional[Mapping[str, str]]) -> Dict[str, str]
 
 @contextlib.contextmanager
 def _open_regular(path: Path, bucket: str, key: str) -> Iterator[BinaryIO]:
-    """`path` opened for reading if it is a regular file: not through a final symbolic link (O_NOFOLLOW),
-    and without waiting for a writer should it be a FIFO (O_NONBLOCK). StoreRefused otherwise."""
-    refused = f"cannot upload {path} to {bucket}/{key}"
+    """`path` opened if it is a regular file (see `jobs.files.open_regular`); StoreRefused otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        reason = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-        raise StoreRefused(f"{refused}: {reason}") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise StoreRefused(f"{refused}: it is not a regular file")
-    with os.fdopen(fd, "rb") as source:
-        yield source
+        with open_regular(path) as source:
+            yield source
+    except NotReadable as exc:
+        raise StoreRefused(f"cannot upload {path} to {bucket}/{key}: {exc}") from exc
 
 
 def _status(exc: ClientError) -> int:

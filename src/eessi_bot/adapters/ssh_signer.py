@@ -7,7 +7,6 @@ a minimal environment: no SSH_AUTH_SOCK (no agent: the key file is what signs), 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import IO, List, Optional, Union
 
 from eessi_bot.adapters import process
+from eessi_bot.jobs.files import NotReadable, open_regular
 from eessi_bot.ports.signer import SigningError
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
@@ -36,15 +36,10 @@ class SshSigner:
     def sign_file(self, key: Path, namespace: str, path: Path) -> bytes:
         """The signature of the file at `path`, opened without following a final symbolic link."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            reason = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-            raise SigningError(f"cannot sign {path}: {reason}") from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise SigningError(f"cannot sign {path}: it is not a regular file")
-        with os.fdopen(fd, "rb") as source:
-            return self._sign(key, namespace, source, str(path))
+            with open_regular(path) as source:
+                return self._sign(key, namespace, source, str(path))
+        except NotReadable as exc:
+            raise SigningError(f"cannot sign {path}: {exc}") from exc
 
     def sign_bytes(self, key: Path, namespace: str, data: bytes) -> bytes:
         return self._sign(key, namespace, data, f"{len(data)} bytes")

@@ -8,11 +8,13 @@ but a regular file there.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterator, Optional
 
 
 def clear(path: Path) -> None:
@@ -45,16 +47,32 @@ def point(link: Path, target: Path) -> None:
     link.symlink_to(target)
 
 
+class NotReadable(Exception):
+    """A file that is not read: its message says why (missing, a symbolic link, not a regular file)."""
+
+
+@contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """`path` opened for reading if it is a regular file: never through a final symbolic link
+    (O_NOFOLLOW), never waiting for a writer should it be a FIFO (O_NONBLOCK). Raises NotReadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NotReadable("it is a symbolic link" if exc.errno == errno.ELOOP else str(exc.strerror)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotReadable("it is not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        yield handle
+
+
 def read_regular(path: Path, limit: int) -> Optional[bytes]:
     """The first `limit` + 1 bytes of a regular file, or None (missing, a link, a FIFO, a directory...)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+        with open_regular(path) as handle:
+            return handle.read(limit + 1)
+    except NotReadable:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        return handle.read(limit + 1)
 
 
 def read_text(path: Path, limit: int = 4096) -> Optional[str]:

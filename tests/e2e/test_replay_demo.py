@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ from typing import Any, Dict
 
 import pytest
 
+from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.cli import demo
 from eessi_bot.cli.demo_s3 import weed_binary
 from eessi_bot.cli.local_run import LocalRun
 from eessi_bot.cli.main import main
+from eessi_bot.core.effects import Effects
 from tests.e2e.harness import PR, REPO, BotProcess, coverage_env
 from tests.e2e.test_intake import bot_comments, comment_payload
 from tests.fakes.github_server import FakeGitHub
@@ -53,6 +56,32 @@ def test_replay_dry_run_writes_nothing(tmp_path: Path, github: FakeGitHub, capsy
     assert f"--- would create on {REPO} ({PR}):" in out
     assert "How to send commands to bot instances" in out
     assert bot_comments(github) == []
+
+
+def test_replay_dry_run_leaves_the_database_byte_identical(tmp_path: Path, github: FakeGitHub,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: a dry run used to mark the live outbox's pending writes as sent, with made-up comment
+    ids; after a restart they were never posted. Now it keeps its state elsewhere."""
+    site = BotProcess(tmp_path, github)
+    store = SqliteStore.in_dir(tmp_path / "state")
+    effects = Effects()
+    effects.comment("response:o/r:1", REPO, PR, "an answer GitHub has not got yet")
+    effects.reaction("reaction:o/r:1:eyes", REPO, 1, "eyes")
+    with store.transaction() as tx:
+        tx.put(effects, 1.0)
+    store.close()
+    database = tmp_path / "state" / "eessi-bot.sqlite3"
+
+    def dump() -> str:
+        with sqlite3.connect(database) as conn:
+            return "\n".join(conn.iterdump())
+
+    before = dump()
+    path = delivery_file(tmp_path, comment_payload(github, "bot: help"), with_headers=False)
+    assert main(["replay", "--config", str(site.config), "--event", "issue_comment", "--dry-run", str(path)]) == 0
+    assert "How to send commands to bot instances" in capsys.readouterr().out
+    assert dump() == before
+    assert not (tmp_path / "jobs").exists(), "nor the site's job tree"
 
 
 def test_replay_needs_the_event(tmp_path: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,13 +2,17 @@
 
 The file holds either `{"headers": {...}, "payload": {...}}` (as GitHub's "Recent Deliveries" page
 and smee show a delivery; `body` is accepted for `payload`) or a bare payload, with `--event`.
-In-process by default (the bot must not be running on the same data_dir); with `--url` the delivery
-is signed with the webhook secret and POSTed to a running bot instead.
+In-process by default (the bot must not be running on the same data_dir); `--dry-run` prints the
+GitHub writes instead of sending them and keeps its state in a temporary directory (the configured
+data_dir is not touched); with `--url` the delivery is signed with the webhook secret and POSTed to a
+running bot instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +24,7 @@ from eessi_bot.adapters.github_app import GitHubApp
 from eessi_bot.adapters.memory_github import MemoryGitHub, Write
 from eessi_bot.adapters.system_clock import SystemClock
 from eessi_bot.cli.runtime import DataDirLock, Runtime
+from eessi_bot.core.config import Config
 from eessi_bot.core.webhook import Delivery, DeliveryError, parse_delivery, sign
 from eessi_bot.ports.github import GitHub
 
@@ -50,22 +55,41 @@ def run(config_path: Path, file: Path, event: Optional[str], url: Optional[str],
     if url:
         return _post(url, body, headers, config.github.webhook_secret, out)
     delivery = parse_delivery(headers, body)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="eessi-bot-replay-") as tmp:
+            _replay(private_state(config, Path(tmp)), _DryRun(out), delivery, out)
+        return 0
     lock = DataDirLock(config.bot.data_dir, "event-handler")
     lock.acquire()
     try:
         clock = SystemClock()
-        github: GitHub
-        if dry_run:
-            github = _DryRun(out)
-        else:
-            github = GitHubApp(config.github, config.github.private_key.read_text(encoding="utf-8"), clock)
-        runtime = Runtime(config, github, clock)
+        github = GitHubApp(config.github, config.github.private_key.read_text(encoding="utf-8"), clock)
+        _replay(config, github, delivery, out)
+    finally:
+        lock.release()
+    return 0
+
+
+def private_state(config: Config, root: Path) -> Config:
+    """`config` with the bot's state and job trees under `root`: a dry run never touches the
+    configured data_dir (pending writes there stay pending) nor the site's job directories."""
+    return dataclasses.replace(
+        config,
+        bot=dataclasses.replace(config.bot, data_dir=root / "state"),
+        buildenv=dataclasses.replace(config.buildenv, jobs_base_dir=root / "jobs"),
+        job_manager=dataclasses.replace(config.job_manager, job_ids_dir=root / "job_ids"),
+        clean_up=dataclasses.replace(config.clean_up, trash_bin_dir=root / "trash"))
+
+
+def _replay(config: Config, github: GitHub, delivery: Delivery, out: TextIO) -> None:
+    clock = SystemClock()
+    runtime = Runtime(config, github, clock)
+    try:
         runtime.inbox.store(delivery, clock.now())
         runtime.drain()
         _report(runtime, delivery, out)
     finally:
-        lock.release()
-    return 0
+        runtime.store.close()
 
 
 def _report(runtime: Runtime, delivery: Delivery, out: TextIO) -> None:

@@ -1,5 +1,6 @@
-"""`artefacts` of result files: every entry is kept (within limits) for the deploy to judge and report.
-The status and description cases are in test_transitions.py (test_parse_result)."""
+"""`artefacts` of result files: every entry is kept (within limits) for the deploy to judge and report;
+long descriptions are read whole. The status and description cases are in test_transitions.py
+(test_parse_result)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eessi_bot.core.results import MAX_ARTEFACT_CHARS, MAX_ARTEFACTS, parse_result
+from eessi_bot.core.results import MAX_ARTEFACT_CHARS, MAX_ARTEFACTS, MAX_FILE_BYTES, parse_result
+from tests.unit.long_results import check_build_description, result_file
 
 GOOD = "eessi-2023.06-software-linux-x86_64-amd-zen2-1700000000.tar.gz"
 
@@ -57,3 +59,18 @@ def test_artefact_lines_never_raise(lines: list) -> None:
     text = "\n    ".join(line.replace("\r", " ") for line in lines)
     parsed = parse_result(result(text), "RESULT")
     assert len(set(parsed.artefacts)) == len(parsed.artefacts)
+
+
+@pytest.mark.parametrize(("modules", "usable"), [(150, True), (3_000, True), (15_000, False)],
+                         ids=["12k-characters", "220k-characters", "over-the-file-cap"])
+def test_long_descriptions_are_read_whole(modules: int, usable: bool) -> None:
+    """The finished row shortens what it shows, on a tag boundary; reading keeps all of it (a cut at
+    4,000 characters left an EESSI description with open tags). Files over MAX_FILE_BYTES are not read."""
+    data = result_file(check_build_description(modules))
+    parsed = parse_result(data, "RESULT")
+    assert (len(data) <= MAX_FILE_BYTES) is usable
+    if usable:
+        assert (parsed.status, parsed.description) == ("SUCCESS", check_build_description(modules))
+    else:
+        assert (parsed.status, parsed.description) == ("UNKNOWN", None)
+        assert parsed.problem == f"larger than {MAX_FILE_BYTES} bytes"

@@ -9,8 +9,9 @@ import pytest
 
 from eessi_bot.core.config.defaults import TEMPLATE_DEFAULTS
 from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
-from eessi_bot.core.results import MAX_FILE_BYTES, parse_result
+from eessi_bot.core.results import MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_TEST_DESCRIPTION, parse_result
 from eessi_bot.core.transitions import END_WAIT, MAX_MISSING_POLLS, Outcome, Seen, advance, finish
+from tests.unit.long_results import balanced, check_build_description, result_file
 
 NOW = 1_800_000_000.0
 JOB = Job(key="d:0:n:r", build_key="d:0", repo="o/r", pr_number=1, node_type="cpu_zen2",
@@ -165,3 +166,41 @@ def test_failing_accounting_does_not_make_jobs_vanish() -> None:
     job = replace(at(JobState.RUNNING), missing_polls=MAX_MISSING_POLLS - 1)
     step = advance(job, Seen(None, accounting_answered=False), TEMPLATE_DEFAULTS, NOW, False)
     assert not step.needs_outcome and step.job.missing_polls == MAX_MISSING_POLLS - 1
+
+
+def _ended(result: bytes, test: bytes = TEST_OK) -> str:
+    seen = Seen(None, JobStatus("COMPLETED", exit_code="0:0"))
+    return finish(at(JobState.RUNNING), seen, outcome(result, test), TEMPLATE_DEFAULTS, NOW).rows[-1].comment
+
+
+ENDED = "<br/>job ended `COMPLETED`, exit code `0:0`"
+LONG = [
+    # (id, result file, test file, what the row starts with, what it ends with, shortened)
+    ("eessi-150-modules-shown-whole", result_file(check_build_description(150)), TEST_OK,
+     check_build_description(150), "<br/>:white_check_mark: tests passed" + ENDED, False),
+    ("cut-description-closed-before-the-rest", result_file(check_build_description(150)[:4000]), TEST_OK,
+     "<details><summary>:grin: SUCCESS", "</code></pre></details></dd></dl></details><br/>:white_check_mark: tests"
+     " passed" + ENDED, False),
+    ("stray-end-tags-dropped", result_file("built</td></table> fine"), TEST_OK, "built fine<br/>", ENDED, False),
+    ("beyond-the-budget-shortened", result_file(check_build_description(450)), TEST_OK,
+     "<details><summary>:grin: SUCCESS", " …</code></pre></details></dd></dl></details> (shortened; result "
+     "`SUCCESS`, the full text is in `_bot_job42.result`)<br/>:white_check_mark: tests passed" + ENDED, True),
+    ("failure-says-failure", result_file(check_build_description(450, "FAILURE"), "FAILURE"), TEST_OK,
+     "<details><summary>:cry: FAILURE", "(shortened; result `FAILURE`, the full text is in `_bot_job42.result`)"
+     "<br/>:white_check_mark: tests passed" + ENDED, True),
+    ("long-test-description", GOOD, result_file("<pre>" + "test ok " * 2_000 + "</pre>", section="TEST"),
+     "<details><summary>:grin: SUCCESS</summary></details><br/><pre>test ok", " …</pre> (shortened; test result "
+     "`SUCCESS`, the full text is in `_bot_job42.test`)" + ENDED, True),
+]
+
+
+@pytest.mark.parametrize(("result", "test", "start", "end", "shortened"), [c[1:] for c in LONG],
+                         ids=[c[0] for c in LONG])
+def test_long_or_broken_descriptions(result: bytes, test: bytes, start: str, end: str, shortened: bool) -> None:
+    """The test result and how the job ended follow the description, outside all of its elements, and
+    a shortened description says so, with its status and the file that has all of it."""
+    row = _ended(result, test)
+    assert row.startswith(start) and row.endswith(end)
+    assert balanced(row)
+    assert ("(shortened;" in row) is shortened
+    assert len(row) <= MAX_DESCRIPTION + MAX_TEST_DESCRIPTION + len(ENDED)

@@ -13,8 +13,14 @@ import configparser
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-MAX_FILE_BYTES = 64 * 1024
-MAX_DESCRIPTION = 4000
+MAX_FILE_BYTES = 1024 * 1024
+"""Larger files are not read (reported as unusable). An EESSI build of a few hundred modules writes
+a result file of tens of kilobytes; the finished row shortens what is shown, not what is read."""
+MAX_DESCRIPTION = 30_000
+"""Characters of `comment_description` of the result file shown in the finished row (more is
+shortened there on a tag boundary, naming the file); an EESSI build of 120 modules writes ~11,000."""
+MAX_TEST_DESCRIPTION = 10_000
+"""The same for the test file: both fit, with the rest of a job comment, under GitHub's limit."""
 STATUSES = ("SUCCESS", "FAILURE")
 MAX_ARTEFACTS = 64
 """Entries of `artefacts` kept; an EESSI job lists one."""
@@ -27,7 +33,8 @@ class Result:
     status: str
     """SUCCESS, FAILURE, or UNKNOWN (absent, unreadable, or anything else)."""
     description: Optional[str]
-    """`comment_description` on one line; None when the file is missing or unusable."""
+    """`comment_description` on one line, whole (the file is capped at MAX_FILE_BYTES; the finished
+    row shortens it); None when the file is missing or unusable."""
     artefacts: Tuple[str, ...] = ()
     """The `artefacts` entries, one a line: stripped, cut at MAX_ARTEFACT_CHARS, repeats dropped, at
     most MAX_ARTEFACTS. Untrusted: a name may be a path or hold shell metacharacters; the deploy
@@ -59,8 +66,6 @@ def parse_result(data: Optional[bytes], section: str) -> Result:
         return Result("UNKNOWN", None, problem=f"no [{section}] section")
     values = parser[section]
     description = " ".join(values.get("comment_description", "").split())
-    if len(description) > MAX_DESCRIPTION:
-        description = description[:MAX_DESCRIPTION] + " …"
     status = values.get("status", "").strip().upper()
     artefacts, dropped = _artefacts(values.get("artefacts", ""))
     problems = ([] if description else ["no comment_description"]) + (

@@ -2,6 +2,8 @@
 
 The rows it adds are the EESSI bot's (reference §6.3), with the status column holding one of its
 words and the result, test result, end state and exit code in the comment cell of the finished row.
+Each description in that row is balanced and shortened on its own, so the test result and the end
+state after it are never hidden inside, or cut with, a long or broken description.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
+from eessi_bot.core.html_text import balance_html, shorten_html
 from eessi_bot.core.job_comment import comment_date
 from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
 from eessi_bot.core.markdown import code
-from eessi_bot.core.results import Result, result_name, test_name
+from eessi_bot.core.results import MAX_DESCRIPTION, MAX_TEST_DESCRIPTION, Result, result_name, test_name
 
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
 MAX_MISSING_POLLS = 5
@@ -100,6 +103,22 @@ def end_state(seen: Seen) -> Optional[str]:
     return None
 
 
+def shortened_note(what: str, status: Optional[str], filename: str) -> str:
+    """Said after a shortened description: its status, which the cut text may have lost, and where
+    the whole text is."""
+    return f" (shortened; {what} {code(status or 'UNKNOWN')}, the full text is in {code(filename)})"
+
+
+def shown_description(result: Result, budget: int, what: str, filename: str) -> Optional[str]:
+    """A result file's description as the finished row shows it: balanced, so that what follows it
+    stays outside its elements, and shortened to `budget`."""
+    text = result.description
+    if text is None:
+        return None
+    whole = balance_html(text) if len(text) <= budget else text
+    return shorten_html(whole, budget, shortened_note(what, result.status, filename))
+
+
 def finish(job: Job, seen: Seen, outcome: Outcome, templates: Mapping[str, str], now: float) -> Job:
     """The finished row: result, test result, how the job ended."""
     state = end_state(seen)
@@ -110,9 +129,9 @@ def finish(job: Job, seen: Seen, outcome: Outcome, templates: Mapping[str, str],
     parts = []
     if not outcome.job_dir_exists:
         parts.append(f"job directory {code(job.job_dir)} no longer exists")
-    parts.append(outcome.result.description
+    parts.append(shown_description(outcome.result, MAX_DESCRIPTION, "result", result_file)
                  or templates["finished_job_comments.job_result_unknown_fmt"].format(filename=result_file))
-    parts.append(outcome.test.description
+    parts.append(shown_description(outcome.test, MAX_TEST_DESCRIPTION, "test result", test_file)
                  or templates["finished_job_comments.job_test_unknown_fmt"].format(filename=test_file))
     if state is None:
         parts.append("the batch system no longer knows this job; how it ended is unknown")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -375,3 +376,51 @@ def test_an_adopted_comment_is_edited_not_posted(store: Store) -> None:
         tx.put(comment("job:77", "released"), 3.0)
     (item,) = store.outbox.due(3.0)
     assert (item.result_id, item.version, item.body.split("\n")[0]) == (9001, 2, "released")
+
+
+def test_deliveries_of_one_pr_received_in_the_same_instant_keep_their_order(store: Store) -> None:
+    for delivery_id in ("first", "second", "third"):
+        store.inbox.store(delivery(delivery_id), 5.0)
+    claimed = store.inbox.claim("w1", 6.0)
+    assert claimed is not None and claimed.delivery.id == "first"
+    assert store.inbox.claim("w2", 6.0) is None, "second waits for first, though both arrived at 5.0"
+    finish(store, "first", Effects(), 7.0)
+    again = store.inbox.claim("w2", 8.0)
+    assert again is not None and again.delivery.id == "second"
+    assert store.inbox.claim("w3", 8.0) is None
+
+
+HOT_QUERIES = {
+    "outbox due": ("SELECT * FROM outbox WHERE version > done_version AND failed = 0 AND next_attempt_at <= ? "
+                   "ORDER BY next_attempt_at, created_at, rowid LIMIT ?", (1.0, 1)),
+    "uploads due": ("SELECT * FROM uploads WHERE state = 'pending' AND next_attempt_at <= ? "
+                    "ORDER BY next_attempt_at, created_at, rowid LIMIT ?", (1.0, 1)),
+    "outbox next": ("SELECT MIN(next_attempt_at) FROM outbox WHERE version > done_version AND failed = 0", ()),
+    "inbox next": ("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'", ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOT_QUERIES))
+def test_hot_queries_neither_scan_nor_sort_a_backlog(tmp_path: Path, name: str) -> None:
+    """Issue 15: `Outbox.due` ran before every write and sorted the whole backlog ("USE TEMP B-TREE"),
+    so the webhook's answer slowed down as answers piled up. Every hot query uses an index that
+    matches its order."""
+    store = SqliteStore.in_dir(tmp_path)
+    sql, args = HOT_QUERIES[name]
+    plan = " / ".join(str(row[3]) for row in store.db.connection().execute("EXPLAIN QUERY PLAN " + sql, args))
+    assert "TEMP B-TREE" not in plan and " INDEX " in plan and not plan.startswith("SCAN"), plan
+
+
+def test_the_claim_query_walks_pending_deliveries_in_order(tmp_path: Path) -> None:
+    store = SqliteStore.in_dir(tmp_path)
+    store.inbox.store(delivery("a"), 1.0)
+    conn = store.db.connection()
+    conn.set_trace_callback(None)
+    statements: List[str] = []
+    conn.set_trace_callback(statements.append)
+    store.inbox.claim("w", 2.0)
+    conn.set_trace_callback(None)
+    (select,) = [s for s in statements if s.lstrip().startswith("SELECT")]
+    plan = " / ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + select))
+    assert "TEMP B-TREE" not in plan and "deliveries_pending" in plan, plan
+    assert plan.count("SEARCH p USING COVERING INDEX deliveries_by_subject_state") == 2, plan

@@ -46,10 +46,12 @@ class Inbox:
         """
         with self.db.write() as conn:
             row = conn.execute(
-                "SELECT * FROM deliveries AS d WHERE state = 'pending' AND next_attempt_at <= ? "
-                "AND (subject IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries AS p "
-                "     WHERE p.subject = d.subject AND (p.state = 'processing' OR (p.state = 'pending' "
-                "     AND (p.received_at < d.received_at OR (p.received_at = d.received_at AND p.rowid < d.rowid)))))) "
+                "SELECT * FROM deliveries AS d INDEXED BY deliveries_pending "
+                "WHERE state = 'pending' AND next_attempt_at <= ? "
+                "AND (subject IS NULL OR (NOT EXISTS (SELECT 1 FROM deliveries AS p "
+                "     WHERE p.subject = d.subject AND p.state = 'processing') "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries AS p WHERE p.subject = d.subject AND p.state = 'pending' "
+                "     AND (p.received_at, p.rowid) < (d.received_at, d.rowid)))) "
                 "ORDER BY received_at, rowid LIMIT 1",
                 (now,),
             ).fetchone()

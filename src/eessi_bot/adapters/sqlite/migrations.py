@@ -158,4 +158,14 @@ MIGRATIONS = (
     CREATE INDEX uploads_by_pr ON uploads (repo, pr_number);
     CREATE INDEX uploads_by_deploy ON uploads (deploy_key);
     """,
+    # 5: indexes that match the hot queries, so that no query per write or per delivery sorts a backlog
+    """
+    DROP INDEX outbox_due;
+    CREATE INDEX outbox_due ON outbox (next_attempt_at, created_at) WHERE version > done_version AND failed = 0;
+    CREATE INDEX deliveries_pending ON deliveries (received_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_by_subject_state ON deliveries (subject, state, received_at);
+    DROP INDEX deliveries_by_subject;
+    DROP INDEX uploads_due;
+    CREATE INDEX uploads_due ON uploads (next_attempt_at, created_at) WHERE state = 'pending';
+    """,
 )

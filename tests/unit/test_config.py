@@ -110,6 +110,8 @@ BROKEN = [
     ("duplicate-key", r"^app_name = .*$", "app_name = a\napp_name = b", "is not a valid INI file"),
     ("local-max-jobs-zero", r"^\[buildenv\]$", "[buildenv]\nlocal_max_jobs = 0",
      "[buildenv] local_max_jobs = '0': must be at least 1"),
+    ("job-environment-assignment", r"^\[buildenv\]$", "[buildenv]\njob_environment = MODULEPATH http_proxy=x",
+     "[buildenv] job_environment = 'http_proxy=x': is not a variable name or glob"),
 ]
 
 
@@ -143,6 +145,10 @@ WARNINGS = [
      "[bot_control] command_permission = '': is empty or missing, so nobody is allowed"),
     ("submit-opts", r"^\[buildenv\]$", "[buildenv]\nallow_update_submit_opts = true", "is not supported"),
     ("world-readable-key", None, None, "other users can read the key"),
+    ("job-environment-secret-glob", r"^\[buildenv\]$", "[buildenv]\njob_environment = MODULEPATH AWS_*",
+     "[buildenv] job_environment = 'AWS_*': names secret-looking variables, which are never passed to jobs"),
+    ("export-in-slurm-params", r"^\[buildenv\]$", "[buildenv]\nslurm_params = --export=ALL",
+     "[buildenv] slurm_params = '--export=ALL': '--export=ALL' is left out: the bot decides the jobs' environment"),
 ]
 
 

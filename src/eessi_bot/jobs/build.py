@@ -57,7 +57,8 @@ class BuildService:
         self.store = store
         self.clock = clock
         self.job_script = job_script
-        self.environment = job_environment(os.environ if environment is None else environment)
+        self.environment = job_environment(os.environ if environment is None else environment,
+                                           config.buildenv.job_environment)
         self.comments = JobComments(config, store)
 
     def build(self, request: Request, targets: Sequence[Target], exports: Sequence[str]) -> BuildReport:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
+from eessi_bot.core.job_env import DEFAULT_PATTERNS
+
 
 class ChatLevel(enum.IntEnum):
     """How much the bot says on PRs (`[bot_control] chatlevel`), ordered as in the EESSI bot."""
@@ -107,6 +109,8 @@ class BuildEnv:
     """The local backend runs at most this many jobs at once (the others stay held)."""
     site_config: Mapping[str, str]
     """Values copied verbatim into `cfg/job.cfg [site_config]` (only the non-empty ones)."""
+    job_environment: Tuple[str, ...] = DEFAULT_PATTERNS
+    """Names and globs of the bot's variables jobs get beside the fixed set (`core.job_env`)."""
 
     @property
     def delayed_begin(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Tuple
 
 from eessi_bot.core.config.model import NodeType
 from eessi_bot.core.config.reader import Reader
+from eessi_bot.core.job_env import EXPORT_HINT, export_message, without_export
 
 SECTION = "architecturetargets"
 KEY = "node_type_map"
@@ -103,4 +104,7 @@ def _slurm_params(reader: Reader, where: str, value: Any) -> Optional[Tuple[str,
     if "--hold" in params:
         reader.note(SECTION, KEY, f"{where}: '--hold' is left out; the bot holds jobs itself when "
                     "job_handover_protocol is hold_release")
-    return tuple(p for p in params if p != "--hold")
+    kept, removed = without_export(p for p in params if p != "--hold")
+    for option in removed:
+        reader.warn(SECTION, KEY, f"{where}: {export_message(option)}", hint=EXPORT_HINT)
+    return kept

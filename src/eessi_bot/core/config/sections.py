@@ -8,6 +8,15 @@ from typing import Any, Dict, Mapping, Tuple
 
 from eessi_bot.core.config.model import BuildEnv, DeployConfig
 from eessi_bot.core.config.reader import Reader
+from eessi_bot.core.job_env import (
+    DEFAULT_PATTERNS,
+    EXPORT_HINT,
+    export_message,
+    pattern_problem,
+    secret_warning,
+    split_patterns,
+    without_export,
+)
 
 SITE_CONFIG_KEYS = (
     "build_logs_dir",
@@ -46,13 +55,15 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str, cpu_cou
         r.note(s, "slurm_params", "'--hold' is added by the bot when job_handover_protocol is "
                "hold_release; it is not passed twice", " ".join(slurm_params))
         slurm_params = tuple(p for p in slurm_params if p != "--hold")
+    slurm_params = _without_export(r, "slurm_params", slurm_params)
     if r.boolean(s, "allow_update_submit_opts", False):
         r.warn(s, "allow_update_submit_opts", "is not supported: PR code never runs inside the bot, so "
                "det_submit_opts.py is not used", "true", "use slurm_params of the node types instead")
     r.json_value(s, "cvmfs_customizations")
     if r.raw(s, "cvmfs_customizations"):
         r.note(s, "cvmfs_customizations", "is not used (it was not used by the EESSI bot either)")
-    submit_command = r.split_args(s, "submit_command", r.text(s, "submit_command", "sbatch"))
+    submit_command = _without_export(r, "submit_command",
+                                     r.split_args(s, "submit_command", r.text(s, "submit_command", "sbatch")))
     sandbox = r.choice(s, "job_sandbox", ("none", "bwrap"), "none")
     if sandbox == "bwrap":
         r.error(s, "job_sandbox", "bwrap is not available in this version of eessi-bot", "bwrap",
@@ -79,6 +90,7 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str, cpu_cou
         job_sandbox=sandbox,
         local_max_jobs=r.integer(s, "local_max_jobs", cpu_count, minimum=1),
         site_config=site_config,
+        job_environment=_job_environment(r),
     )
 
 
@@ -95,6 +107,33 @@ def _allowed_exportvars(r: Reader) -> Tuple[str, ...]:
         r.error(s, k, "entries must look like NAME=value: " + ", ".join(repr(b) for b in bad))
         return ()
     return tuple(data)
+
+
+def _without_export(r: Reader, key: str, params: Tuple[str, ...]) -> Tuple[str, ...]:
+    """`params` without sbatch's `--export`, each one warned about: the bot decides what jobs see."""
+    kept, removed = without_export(params)
+    for option in removed:
+        r.warn("buildenv", key, export_message(option), " ".join(params), EXPORT_HINT)
+    return kept
+
+
+def _job_environment(r: Reader) -> Tuple[str, ...]:
+    """`job_environment`: absent means the default; secret-looking globs are warned about (and never
+    honoured), entries that are no name or glob are errors."""
+    s, k = "buildenv", "job_environment"
+    value = r.raw(s, k)
+    if value is None:
+        return DEFAULT_PATTERNS
+    patterns = split_patterns(value)
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            r.error(s, k, problem, pattern, "values cannot be set here: a job gets the bot's value of each name")
+            continue
+        warning = secret_warning(pattern)
+        if warning:
+            r.warn(s, k, warning, pattern, "whatever job_environment says, such names never reach a job")
+    return tuple(p for p in patterns if not pattern_problem(p))
 
 
 def read_deploycfg(r: Reader) -> DeployConfig:

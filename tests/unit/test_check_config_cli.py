@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from eessi_bot.cli.main import main
+from eessi_bot.core.job_env import DEFAULT_PATTERNS, FIXED
 from tests.fakes.site import REPOS_CFG, private_key_pem
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "app.cfg.example"
@@ -114,3 +115,33 @@ def test_signing_keys_are_checked(tmp_path: Path, env: None, capsys: pytest.Capt
         assert code == 1 and "[deploycfg] signing" in out and expected in out, out
         secret_line = key.read_text().splitlines()[1]
         assert secret_line not in out, "the key never reaches the output"
+
+
+def test_job_environment_is_shown_and_secret_globs_warned(tmp_path: Path, env: None,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = filled_example(tmp_path)
+    cfg.write_text(cfg.read_text().replace("\n[buildenv]\n", "\n[buildenv]\njob_environment = MODULEPATH * GITHUB_*\n"))
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: [buildenv] job_environment = '*': would match secret-looking names such as "
+            "GITHUB_APP_SECRET_TOKEN, GITHUB_TOKEN, GH_TOKEN; those are never passed to jobs") in out, out
+    assert "warning: [buildenv] job_environment = 'GITHUB_*': names secret-looking variables" in out, out
+    assert "[buildenv] job_environment = 'MODULEPATH'" not in out
+    assert ("job environment:     PATH HOME USER LOGNAME LANG LC_ALL TZ, MODULEPATH * GITHUB_* "
+            "(secret-looking names never)\n") in out
+    assert out.rstrip().endswith(f"{cfg}: OK")
+
+
+def test_the_examples_job_environment_is_the_default(tmp_path: Path, env: None,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """app.cfg.example shows the default, commented out; uncommented it changes nothing and warns of nothing."""
+    cfg = filled_example(tmp_path)
+    text, count = re.subn(r"^# (job_environment = .*\n)((?:#     .*\n)+)",
+                          lambda m: m.group(1) + m.group(2).replace("#     ", "    "), cfg.read_text(),
+                          flags=re.MULTILINE)
+    assert count == 1
+    cfg.write_text(text)
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "job_environment" not in out
+    assert f"job environment:     {' '.join(FIXED)}, {' '.join(DEFAULT_PATTERNS)} (" in out

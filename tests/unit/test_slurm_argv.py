@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -34,10 +35,23 @@ def submission(options: Tuple[str, ...] = (), hold: bool = True, delay: Optional
     (submission(("--time-min=30",)),
      ["sbatch", "--hold", "--time=24:00:00", "--time-min=30", "--job-name=prod", "--comment=d:0:n:r",
       "--export=HOME,PATH", "/bot/bot-build.slurm"]),
-], ids=["hold-default-time", "own-time", "short-time-flag", "delayed-begin", "time-min-is-no-limit"])
+    (submission(("--export=ALL",)),
+     ["sbatch", "--hold", "--time=24:00:00", "--export=ALL", "--job-name=prod", "--comment=d:0:n:r",
+      "--export=HOME,PATH", "/bot/bot-build.slurm"]),
+], ids=["hold-default-time", "own-time", "short-time-flag", "delayed-begin", "time-min-is-no-limit",
+        "bots-export-comes-last-and-wins"])
 def test_sbatch_argv(sub: Submission, expected: list) -> None:
     assert list(sbatch_argv(("sbatch",), sub)) == expected
     assert list(sbatch_argv(("sbatch",), sub)).count("--hold") <= 1
+
+
+def test_sbatch_gets_the_jobs_variables_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--export=NAME` takes the value from sbatch's own environment, so that holds the job's variables."""
+    monkeypatch.setenv("GITHUB_APP_SECRET_TOKEN", "s")
+    for name in [n for n in os.environ if n.startswith("SLURM_")]:
+        monkeypatch.delenv(name)
+    env = sbatch_environment({"PATH": "/usr/bin", "MODULEPATH": "/m", "http_proxy": "http://p:3128"})
+    assert env == {"PATH": "/usr/bin", "MODULEPATH": "/m", "http_proxy": "http://p:3128"}
 
 
 def test_sbatch_gets_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,7 +60,9 @@ def has_time_limit(options: Sequence[str]) -> bool:
 
 def sbatch_argv(submit_command: Sequence[str], submission: Submission) -> Tuple[str, ...]:
     """The sbatch command line of reference §5.5: `--hold` once, a default time limit, the job name,
-    plus the marker (`--comment`) and an explicit environment (`--export` of named variables only)."""
+    plus the marker (`--comment`) and an explicit environment (`--export` of named variables only).
+    `--export` comes last: sbatch takes the last one, and the command line wins over `#SBATCH` lines, so
+    no site option or job script hands the bot's environment to a job (config leaves a site's out)."""
     argv = [*submit_command]
     if submission.hold:
         argv.append("--hold")

@@ -7,6 +7,7 @@ from typing import List, TextIO
 
 from eessi_bot.adapters.config_files import load_config
 from eessi_bot.core.config import Config, Problem, Severity
+from eessi_bot.core.job_env import FIXED
 
 
 def summary(config: Config) -> List[str]:
@@ -16,6 +17,8 @@ def summary(config: Config) -> List[str]:
         f"{config.github.installation_id}, API {config.github.api_url})",
         f"job backend:         {b.job_backend} (handover {b.job_handover_protocol}, job name {b.job_name})",
         f"jobs base dir:       {b.jobs_base_dir}",
+        f"job environment:     {' '.join(FIXED)}, {' '.join(b.job_environment) or 'nothing else'} "
+        "(secret-looking names never)",
         f"data dir:            {config.bot.data_dir}",
         f"chatlevel:           {config.bot_control.chatlevel.name.lower()}",
         f"command permission:  {config.bot_control.command_permission.describe()}",

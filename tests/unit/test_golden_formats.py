@@ -33,6 +33,8 @@ from eessi_bot.core.transitions import MAX_MISSING_POLLS, Outcome, Seen, advance
 from tests.fakes.site import NODE_TYPE_MAP_WITH_GPU as NODE_TYPE_MAP
 from tests.fakes.site import write_site
 from tests.golden import GOLDEN_DIR, assert_golden, updating
+from tests.unit.long_results import check_build_description
+from tests.unit.long_results import result_file as eessi_result_file
 
 ENV = {"HOME": "/home/bot", "USER": "bot"}
 T0 = datetime(2025, 8, 28, 10, 0, 0, tzinfo=timezone.utc).timestamp()
@@ -167,6 +169,14 @@ def succeeded(config: Config, t: Optional[Target] = None, job_id: str = "1234567
     return ended(config, running(config, t, job_id, at), seen, outcome, at + 3780)
 
 
+def long_result(config: Config) -> Job:
+    """An EESSI build of 420 modules: its description (~31,000 characters) is over MAX_DESCRIPTION."""
+    outcome = Outcome(parse_result(eessi_result_file(check_build_description(420)), "RESULT"),
+                      parse_result(TEST_SUCCESS, "TEST"))
+    seen = Seen(None, end=JobStatus("COMPLETED", exit_code="0:0"))
+    return ended(config, running(config), seen, outcome, T0 + 3780)
+
+
 def failed(config: Config, t: Optional[Target] = None, job_id: str = "1234568", at: float = T0) -> Job:
     outcome = Outcome(parse_result(RESULT_FAILURE, "RESULT"), parse_result(TEST_FAILURE, "TEST"))
     seen = Seen(None, end=JobStatus("FAILED", exit_code="1:0"))
@@ -259,6 +269,7 @@ CASES: List[Tuple[str, Callable[[Sites], str]]] = [
     ("job_comment_running.md", lambda s: comment(s.plain, running(s.plain))),
     ("job_comment_finished_success.md", lambda s: comment(s.plain, succeeded(s.plain))),
     ("job_comment_finished_failure.md", lambda s: comment(s.plain, failed(s.plain))),
+    ("job_comment_finished_long_result.md", lambda s: comment(s.plain, long_result(s.plain))),
     ("job_comment_cancelled.md", lambda s: comment(s.plain, cancelled(s.plain))),
     ("job_comment_vanished.md", lambda s: comment(s.plain, vanished(s.plain, job_dir_exists=True))),
     ("job_comment_vanished_job_dir_gone.md", lambda s: comment(s.plain, vanished(s.plain, job_dir_exists=False))),

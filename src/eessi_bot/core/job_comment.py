@@ -1,11 +1,12 @@
 """The per-job PR comment (reference §5.6), rendered whole from the job's row in the database.
 
 GitHub refuses a comment body over 65,536 characters, and result files (PR code) and deploys can add
-any amount of text. A body that would not fit is made to: the longest comment cells are shortened
-first, all to one common length (`html_text.shorten_html`, so their HTML stays balanced); the finished
-row keeps its end state and says the result and test result outside the shortened text; only when
-cells would get shorter than MIN_CELL are rows left out (a job's upload rows, oldest first; a summary's
-last jobs), and a line under the table says how many.
+any amount of text. A body that would not fit is made to (`fit`): in a job's own comment, the rows of
+its life stay whole while leaving out upload rows (oldest first) is enough; otherwise the longest
+comment cells are shortened first, all to one common length (`html_text.shorten_html`, so their HTML
+stays balanced), the finished row keeping how the job ended and saying the result, the test result
+and the result files outside the shortened text; rows are left out rather than cells shortened below
+MIN_CELL (a summary's last jobs, a job's upload rows), and a line under the table says how many.
 """
 
 from __future__ import annotations

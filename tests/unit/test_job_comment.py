@@ -4,6 +4,7 @@ how the job ended) is never what gets cut."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Sequence
 
 import pytest
@@ -15,6 +16,7 @@ from eessi_bot.core.job_comment import GITHUB_MAX_BODY, render_job_comment, rend
 from eessi_bot.core.jobs import Job, JobState, JobStatus
 from eessi_bot.core.results import parse_result
 from eessi_bot.core.transitions import Outcome, Seen, advance, finish
+from tests.fakes.job_site import JobSite
 from tests.unit.long_results import balanced, check_build_description, result_file
 
 NOW = 1_800_000_000.0
@@ -140,3 +142,25 @@ def test_a_short_comment_is_not_touched() -> None:
 def test_water_level(lengths: List[int], room: int, cap: int) -> None:
     assert water_level(lengths, room) == cap
     assert sum(min(length, cap) for length in lengths) <= max(room, 0)
+
+
+@pytest.mark.parametrize("mode", ["per_job", "summary"])
+def test_the_job_manager_posts_a_long_result_within_the_limit(tmp_path: Path, mode: str) -> None:
+    """The acceptance case through the job manager: the result file in the job directory, the comment
+    as it goes into the outbox."""
+    site = JobSite(tmp_path, buildenv_extra=f"local_max_jobs = 8\njob_comment_mode = {mode}")
+    jobs = site.build().submitted
+    for job_ in jobs:
+        site.scheduler.start(job_.job_id or "")
+    site.manager.cycle()
+    for job_ in jobs:
+        (Path(job_.job_dir) / f"_bot_job{job_.job_id}.result").write_bytes(result_file(NESTED_12K))
+        (Path(job_.job_dir) / f"_bot_job{job_.job_id}.test").write_bytes(TEST_OK)
+        site.scheduler.end(job_.job_id or "", "COMPLETED", "0:0")
+    site.manager.cycle()
+    bodies = {item.body for item in (site.comment(j.comment_key) for j in jobs) if item is not None}
+    assert len(jobs) > 1 and len(bodies) == (1 if mode == "summary" else len(jobs))
+    for body in bodies:
+        assert len(body) <= GITHUB_MAX_BODY and balanced(body)
+        assert body.count(":grin: SUCCESS") == (len(jobs) if mode == "summary" else 1)
+        assert body.count(":white_check_mark: tests passed" + ENDED + "|") == body.count(":grin: SUCCESS")

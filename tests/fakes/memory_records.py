@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from eessi_bot.core.jobs import FOLLOWED, UNFINISHED, BuildPin, Job, JobState
 from eessi_bot.core.uploads import DeployLabel, Upload, UploadState
@@ -37,6 +37,11 @@ class MemoryJobs(Part):
 
     def for_pr(self, repo: str, pr_number: int) -> List[Job]:
         return [job for job in self._ordered() if (job.repo, job.pr_number) == (repo, pr_number)]
+
+    def list(self, repo: Optional[str] = None, pr_number: Optional[int] = None,
+             states: Optional[Sequence[JobState]] = None) -> List[Job]:
+        return [job for job in self._ordered() if (repo is None or job.repo == repo)
+                and (pr_number is None or job.pr_number == pr_number) and (states is None or job.state in states)]
 
     def unfinished_for_pr(self, repo: str, pr_number: int) -> int:
         return sum(1 for job in self.for_pr(repo, pr_number) if job.state in UNFINISHED)

@@ -424,3 +424,41 @@ def test_the_claim_query_walks_pending_deliveries_in_order(tmp_path: Path) -> No
     plan = " / ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + select))
     assert "TEMP B-TREE" not in plan and "deliveries_pending" in plan, plan
     assert plan.count("SEARCH p USING COVERING INDEX deliveries_by_subject_state") == 2, plan
+
+
+# -- listing (`eessi-bot jobs`, `eessi-bot cleanup`) ---------------------------------------------
+
+def save_listed_jobs(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_job(job("1", JobState.RUNNING), 1.0)
+        tx.save_job(job("2", JobState.FINISHED), 2.0)
+        tx.save_job(job("3", JobState.SUBMITTED, pr_number=2), 3.0)
+        tx.save_job(job("4", JobState.FINISHED, repo="o/other"), 4.0)
+        tx.save_job(job("5", JobState.PREPARED, job_id=None), 5.0)
+
+
+@pytest.mark.parametrize(("repo", "pr_number", "states", "expected"), [
+    (None, None, None, ["1", "2", "3", "4", "5"]),
+    ("o/r", None, None, ["1", "2", "3", "5"]),
+    ("o/r", 1, None, ["1", "2", "5"]),
+    (None, 1, None, ["1", "2", "4", "5"]),
+    (None, None, [JobState.FINISHED], ["2", "4"]),
+    ("o/r", 1, [JobState.RUNNING, JobState.PREPARED], ["1", "5"]),
+    ("o/r", 7, None, []),
+    ("o/nothing", None, None, []),
+    (None, None, [], []),
+], ids=["everything", "one-repo", "one-pr", "pr-number-in-every-repo", "one-state", "pr-and-states", "unknown-pr",
+        "unknown-repo", "no-state-matches-nothing"])
+def test_jobs_are_listed_by_repo_pr_and_state_oldest_first(store: Store, repo: object, pr_number: object,
+                                                           states: object, expected: List[str]) -> None:
+    save_listed_jobs(store)
+    listed = store.jobs.list(repo, pr_number, states)  # type: ignore[arg-type]
+    assert [j.key for j in listed] == expected
+
+
+def test_a_listing_keeps_creation_order_and_shows_the_latest_row(store: Store) -> None:
+    save_listed_jobs(store)
+    with store.transaction() as tx:
+        tx.save_job(job("1", JobState.FINISHED, result_status="SUCCESS"), 9.0)
+    listed = store.jobs.list("o/r", 1, [JobState.FINISHED])
+    assert [(j.key, j.result_status, j.created_at) for j in listed] == [("1", "SUCCESS", 1.0), ("2", None, 2.0)]

@@ -11,10 +11,10 @@ tests (`tests/fakes/memory_store.py`); one contract test runs against both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ContextManager, Dict, List, Optional, Protocol, Tuple
+from typing import ContextManager, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from eessi_bot.core.effects import Effects
-from eessi_bot.core.jobs import BuildPin, Job
+from eessi_bot.core.jobs import BuildPin, Job, JobState
 from eessi_bot.core.uploads import DeployLabel, Upload
 from eessi_bot.core.webhook import Delivery
 
@@ -171,6 +171,12 @@ class JobStore(Protocol):
         ...
 
     def for_pr(self, repo: str, pr_number: int) -> List[Job]: ...
+
+    def list(self, repo: Optional[str] = None, pr_number: Optional[int] = None,
+             states: Optional[Sequence[JobState]] = None) -> List[Job]:
+        """Jobs that match every filter given (None: any; an empty `states` matches nothing), oldest
+        first: what `eessi-bot jobs` shows and `eessi-bot cleanup` checks."""
+        ...
 
     def unfinished_for_pr(self, repo: str, pr_number: int) -> int: ...
 

@@ -70,6 +70,25 @@ class JobStore:
             "SELECT * FROM jobs WHERE repo = ? AND pr_number = ? ORDER BY created_at, rowid", (repo, pr_number))
         return [_job(row) for row in rows]
 
+    def list(self, repo: Optional[str] = None, pr_number: Optional[int] = None,
+             states: Optional[Sequence[JobState]] = None) -> List[Job]:
+        """Jobs that match every filter given (None: any; an empty `states` matches nothing), oldest first."""
+        where: List[str] = []
+        args: List[object] = []
+        if repo is not None:
+            where.append("repo = ?")
+            args.append(repo)
+        if pr_number is not None:
+            where.append("pr_number = ?")
+            args.append(pr_number)
+        if states is not None:
+            where.append(f"state IN ({_marks(states)})")
+            args.extend(_states(states))
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self.db.connection().execute(
+            f"SELECT * FROM jobs{condition} ORDER BY created_at, rowid", args)  # noqa: S608
+        return [_job(row) for row in rows]
+
     def comment_ids(self) -> List[Tuple[Job, int]]:
         """Jobs whose comment now exists on GitHub but whose metadata file does not name it yet."""
         rows = self.db.connection().execute(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from eessi_bot import __version__
+from eessi_bot.cli import admin, cleanup, jobs_cmd
 from eessi_bot.cli.runtime import AlreadyRunning
 from eessi_bot.core.config import ConfigError
+from eessi_bot.core.jobs import JobState
 from eessi_bot.core.webhook import DeliveryError
 
 
@@ -34,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     adopt = with_config("adopt", "take over the jobs an EESSI bot left in job_ids_dir (serve and job-manager "
                         "do it at every start)")
     adopt.add_argument("--dry-run", action="store_true", help="only list what would be adopted")
+    _admin_commands(with_config)
     replay = with_config("replay", "feed a stored webhook delivery through the bot (for debugging)")
     replay.add_argument("delivery", type=Path, help="JSON file: {headers, payload} or a bare payload")
     replay.add_argument("--event", help="event type when the file has no headers (e.g. issue_comment)")
@@ -49,6 +53,30 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the jobs (default 3600)")
     trial.add_argument("comment", metavar="COMMAND", help='the comment, e.g. "bot: build for:arch=x86_64/amd/zen2"')
     return parser
+
+
+def _admin_commands(with_config: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """`jobs` and `cleanup`: read the database (read-only, also while the bot runs) and the job tree."""
+    listing = with_config("jobs", "list this instance's jobs from its database (also while the bot runs)")
+    listing.usage = "eessi-bot jobs [--pr N] [--repo OWNER/REPO] [--state STATE[,STATE...]] [--json] [-c app.cfg]"
+    listing.add_argument("--pr", type=admin.pr_number, metavar="N", help="only the jobs of PR N")
+    listing.add_argument("--state", type=admin.job_states, action="extend", metavar="STATE[,STATE...]",
+                         help=f"only jobs in these states ({', '.join(s.value for s in JobState)}); repeatable")
+    clean = with_config("cleanup", "remove a PR's tmp-storage tarballs and build artefacts (as "
+                        "scripts/cleanup_pr.sh did), showing disk usage before and after")
+    clean.description = ("remove the tmp-storage tarballs and build artefacts in a PR's job directories and in the\n"
+                         "trash (as scripts/cleanup_pr.sh did), showing disk usage before and after; directories,\n"
+                         "logs and result files stay. Refused while a job of the PR has not finished.")
+    clean.usage = "eessi-bot cleanup --pr N [--repo OWNER/REPO] [--dry-run] [--json] [-c app.cfg]"
+    clean.add_argument("--pr", type=admin.pr_number, required=True, metavar="N", help="the PR number")
+    clean.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    for cmd, repo_help, exit_status in (
+            (listing, "only the jobs of this repository", jobs_cmd.EXIT_STATUS),
+            (clean, "the PR's repository (needed when the number is in several)", cleanup.EXIT_STATUS)):
+        cmd.add_argument("--repo", type=admin.repo_name, metavar="OWNER/REPO", help=repo_help)
+        cmd.add_argument("--json", action="store_true", help="print JSON for scripts")
+        cmd.epilog = exit_status
+        cmd.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -70,6 +98,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from eessi_bot.cli import adopt_cmd
 
             return adopt_cmd.run(args.config, args.dry_run, sys.stdout)
+        if args.command == "jobs":
+            return jobs_cmd.run(args.config, args.repo, args.pr, args.state, args.json, sys.stdout)
+        if args.command == "cleanup":
+            return cleanup.run(args.config, args.pr, args.repo, args.dry_run, args.json, sys.stdout, sys.stderr)
         if args.command == "replay":
             from eessi_bot.cli import replay
 
@@ -85,9 +117,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\nthe configuration has errors; run 'eessi-bot check-config' for details\n")
         return 2
-    except (AlreadyRunning, DeliveryError) as exc:
+    except (AlreadyRunning, admin.AdminError, DeliveryError) as exc:
         sys.stderr.write(f"eessi-bot: {exc}\n")
         return 2
+    except BrokenPipeError:
+        # The reader went away (`eessi-bot jobs | head`): no traceback now, none when stdout is flushed at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Sequence, Union
 
-from eessi_bot.adapters.sqlite.db import BUSY_TIMEOUT_MS, DB_NAME, Database
+from eessi_bot.adapters.sqlite.db import DB_NAME, Database
 from eessi_bot.adapters.sqlite.jobs import JobStore
-from eessi_bot.adapters.sqlite.migrations import MIGRATIONS
 from eessi_bot.core.jobs import Job, JobState
 
 _REPO = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)$")
@@ -28,46 +27,17 @@ class AdminError(Exception):
     """An admin command cannot do its work (no database, an ambiguous PR): one plain line, exit 2."""
 
 
-class ReadOnlyDatabase(Database):
-    """The bot's database as a reader: `mode=ro`, and the schema checked instead of migrated. Its
-    connections are kept where `Database` keeps them, so `close()` closes them.
-
-    SQLite may leave `-wal` and `-shm` files beside a stopped bot's database (a reader cannot remove
-    them); the bot uses them at its next start."""
-
-    def connection(self) -> sqlite3.Connection:
-        conn: Optional[sqlite3.Connection] = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
-    def _migrate(self) -> None:
-        """A reader never migrates; `check_schema` says when it cannot read the file."""
-
-    def check_schema(self) -> None:
-        version = int(self.connection().execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise AdminError(f"{self.path} was written by a newer eessi-bot (schema {version}); "
-                             "use the version the bot runs")
-        if version < len(MIGRATIONS):
-            raise AdminError(f"{self.path} was written by an older eessi-bot (schema {version}); "
-                             "start the bot with this version once to update it")
-
-
 @contextmanager
 def job_store(data_dir: Path) -> Iterator[JobStore]:
     """The jobs of the database in `data_dir`, read-only; AdminError when it cannot be read."""
     path = data_dir / DB_NAME
     if not path.is_file():
         raise AdminError(f"no database at {path}: has the bot run with this configuration ([bot] data_dir)?")
-    db = ReadOnlyDatabase(path)
+    db = Database(path, read_only=True)
     try:
-        db.check_schema()
+        problem = db.schema_problem()
+        if problem is not None:
+            raise AdminError(problem)
         yield JobStore(db)
     except sqlite3.Error as exc:
         raise AdminError(f"cannot read the database {path}: {exc}") from exc

@@ -19,14 +19,18 @@ DB_NAME = "eessi-bot.sqlite3"
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """`read_only`: a reader beside a running bot (admin commands): `mode=ro`, never created or
+        migrated (see `schema_problem`)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.read_only = read_only
         self._local = threading.local()
         self._all: List[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._migrate()
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._migrate()
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> Database:
@@ -35,12 +39,14 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         conn: Optional[sqlite3.Connection] = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            target = f"{self.path.resolve().as_uri()}?mode=ro" if self.read_only else str(self.path)
+            conn = sqlite3.connect(target, uri=self.read_only, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            if not self.read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -74,6 +80,16 @@ class Database:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+
+    def schema_problem(self) -> Optional[str]:
+        """Why this reader cannot read the file, or None (its schema is the one this version writes)."""
+        version = int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            return f"{self.path} was written by a newer eessi-bot (schema {version}); use the version the bot runs"
+        if version < len(MIGRATIONS):
+            return (f"{self.path} was written by an older eessi-bot (schema {version}); start the bot with this "
+                    "version once to update it")
+        return None
 
     def get_meta(self, key: str) -> Optional[str]:
         row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -225,3 +225,18 @@ def test_once_honours_what_the_eessi_bot_uploaded(tmp_path: Path) -> None:
     site.deployer.cycle()
     states = {u.artefact: u.state for u in site.store.uploads.for_pr(REPO, PR)}
     assert states == {ZEN4.format(ts=1700000013): UploadState.SKIPPED, zen2_name: UploadState.UPLOADED}
+
+
+def test_a_closed_pr_keeps_its_directories_until_its_uploads_are_done(site: JobSite) -> None:
+    job = built(site, ZEN4.format(ts=1700000014))
+    label(site)
+    site.objects.down = True
+    site.deployer.cycle()
+    site.service.close_pr(REPO, PR, "close-1", merged=True, sender="maintainer")
+    site.manager.cycle()
+    assert Path(job.job_dir).is_dir(), "the upload still needs the job directory"
+    site.objects.down = False
+    site.clock.advance(60)
+    site.deployer.cycle()
+    site.manager.cycle()
+    assert not Path(job.job_dir).exists() and len(site.objects.puts) == 2

@@ -15,6 +15,7 @@ from typing import List
 
 from eessi_bot.core.config import ChatLevel, Config
 from eessi_bot.core.effects import Effects
+from eessi_bot.core.uploads import UploadState
 from eessi_bot.jobs import paths
 from eessi_bot.jobs.adopt import KEY_PREFIX as ADOPTED_PREFIX
 from eessi_bot.ports.clock import Clock
@@ -46,7 +47,7 @@ class Trash:
         done = 0
         for closed in self.store.jobs.closed_pending():
             repo, number, delivery_id = closed.repo, closed.number, closed.delivery_id
-            if self.store.jobs.unfinished_for_pr(repo, number):
+            if self.store.jobs.unfinished_for_pr(repo, number) or self._uploading(repo, number):
                 continue
             try:
                 moved = self._move(repo, number)
@@ -80,6 +81,10 @@ class Trash:
             shutil.move(str(directory), str(target))
             moved.append(target)
         return moved
+
+    def _uploading(self, repo: str, number: int) -> bool:
+        """A deploy still reads the PR's job directories (a merged PR's artefacts still going to S3)."""
+        return any(u.state is UploadState.PENDING for u in self.store.uploads.for_pr(repo, number))
 
     def _eessi_dirs(self, repo: str, number: int) -> List[Path]:
         """`jobs_base_dir/YYYY.MM/pr_N` of jobs adopted from the EESSI bot (its layout has no owner/repo,

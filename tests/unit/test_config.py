@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import List, Optional
 
@@ -112,6 +113,11 @@ BROKEN = [
      "[buildenv] local_max_jobs = '0': must be at least 1"),
     ("job-environment-assignment", r"^\[buildenv\]$", "[buildenv]\njob_environment = MODULEPATH http_proxy=x",
      "[buildenv] job_environment = 'http_proxy=x': is not a variable name or glob"),
+    ("sandbox-with-own-job-script", r"^\[buildenv\]$",
+     "[buildenv]\njob_sandbox = bwrap\nbuild_job_script = {repos}/repos.cfg",
+     "[buildenv] job_sandbox = 'bwrap': bwrap is applied by the job script shipped with the bot"),
+    ("sandbox-unknown", r"^\[buildenv\]$", "[buildenv]\njob_sandbox = docker",
+     "[buildenv] job_sandbox = 'docker': is not one of"),
 ]
 
 
@@ -254,3 +260,42 @@ def test_slurm_backend_needs_sbatch(tmp_path: Path) -> None:
     assert config is None
     assert any("[buildenv] submit_command = '/nonexistent/sbatch': command '/nonexistent/sbatch' was not found" in e
                for e in rendered(problems))
+
+
+FAILING_BWRAP = "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n"
+
+
+@pytest.mark.parametrize(("backend", "bwrap", "severity", "expected"), [
+    ("local", "real", Severity.NOTE, "works on this machine (a trivial sandbox started and ended in"),
+    ("local", None, Severity.ERROR, "[buildenv] job_sandbox = 'bwrap': bwrap was not found on this machine "
+     "(install bubblewrap"),
+    ("slurm", None, Severity.WARNING, "bwrap was not found on this machine (jobs run on the compute nodes: "
+     "they need a working bwrap there)"),
+    ("local", FAILING_BWRAP, Severity.ERROR, "bwrap cannot start a sandbox on this machine: bwrap: No permissions "
+     "to creating new namespace (bwrap needs unprivileged user namespaces"),
+], ids=["works", "missing-local-backend", "missing-slurm-backend", "no-user-namespaces"])
+def test_job_sandbox_bwrap_is_tried_on_this_machine(tmp_path: Path, backend: str, bwrap: Optional[str],
+                                                   severity: Severity, expected: str) -> None:
+    cfg = write_site(tmp_path / "site", backend=backend, buildenv_extra="job_sandbox = bwrap")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if bwrap == "real":
+        real = shutil.which("bwrap")
+        assert real is not None, "bwrap is not installed (scripts/test.sh installs bubblewrap)"
+        (bin_dir / "bwrap").symlink_to(real)
+    elif bwrap is not None:
+        (bin_dir / "bwrap").write_text(bwrap)
+        (bin_dir / "bwrap").chmod(0o755)
+    config, problems = load_config(cfg, {**ENV, "PATH": str(bin_dir)}, CPUS)
+    assert (config is None) is (severity is Severity.ERROR)
+    shown = rendered(problems, severity)
+    assert any(expected in line for line in shown), shown
+    if config is not None:
+        assert config.buildenv.job_sandbox == "bwrap"
+
+
+def test_no_sandbox_check_without_the_sandbox(tmp_path: Path) -> None:
+    config, problems = load_config(write_site(tmp_path), {**ENV, "PATH": str(tmp_path / "empty")}, CPUS)
+    assert config is not None and config.buildenv.job_sandbox == "none"
+    assert not [p for p in problems if p.key == "job_sandbox"]
+    assert config.source == tmp_path / "app.cfg"  # what a sandboxed job would not see

@@ -5,9 +5,12 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
+import shlex
 import shutil
+import socket
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import eessi_bot
+from eessi_bot.core.jobfiles import render_sandbox_cfg
 from tests.waiting import wait_for
 
 DATA = Path(eessi_bot.__file__).parent / "data"
@@ -56,10 +60,12 @@ def write_fake_script(job_dir: Path, name: str, exit_code: int = 0, executable: 
         script.chmod(0o755)
 
 
-def write_job_cfg(job_dir: Path, local_tmp: str, site_config_script: str = "") -> None:
+def write_job_cfg(job_dir: Path, local_tmp: str, site_config_script: str = "", shared_fs_path: str = "") -> None:
     lines = ["[site_config]", f"local_tmp = {local_tmp}"]
     if site_config_script:
         lines.append(f"site_config_script = {site_config_script}")
+    if shared_fs_path:
+        lines.append(f"shared_fs_path = {shared_fs_path}")
     # Same keys in another section must not be picked up.
     lines += ["", "[architecture]", "local_tmp = /must/not/be/used", "software_subdir = x86_64/amd/zen2", ""]
     (job_dir / "cfg").mkdir(parents=True, exist_ok=True)
@@ -175,15 +181,24 @@ def test_default_descriptions_name_the_missing_script(tmp_path: Path) -> None:
     assert "bot/check-test.sh" in test
 
 
-def tool_dir_without_envsubst(tmp_path: Path) -> str:
-    """A PATH holding only what the job script uses, so its bash fallback for envsubst runs."""
+JOB_SCRIPT_TOOLS = ("bash", "date", "mkdir", "mktemp", "mv", "id", "chmod")
+"""What the job script runs, besides envsubst (optional) and, with a sandbox, realpath, sort and bwrap."""
+
+
+def tool_dir(tmp_path: Path, tools: Tuple[str, ...]) -> str:
+    """A PATH holding only `tools`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "date", "mkdir", "mktemp", "mv", "id"):
+    for tool in tools:
         found = shutil.which(tool)
         assert found is not None
         (bin_dir / tool).symlink_to(found)
     return str(bin_dir)
+
+
+def tool_dir_without_envsubst(tmp_path: Path) -> str:
+    """A PATH holding only what the job script uses, so its bash fallback for envsubst runs."""
+    return tool_dir(tmp_path, JOB_SCRIPT_TOOLS)
 
 
 @pytest.mark.parametrize("with_envsubst", [True, False], ids=["envsubst", "bash-fallback"])
@@ -239,12 +254,16 @@ def test_job_id_is_required(tmp_path: Path) -> None:
     assert steps_run(job_dir) == [] and not list(job_dir.glob("_bot_job*"))
 
 
-def test_killed_job_still_writes_the_end_marker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandbox", [False, True], ids=["plain", "sandboxed"])
+def test_killed_job_still_writes_the_end_marker(tmp_path: Path, sandbox: bool) -> None:
     job_dir = tmp_path / "job"
     (job_dir / "bot").mkdir(parents=True)
     build = job_dir / "bot" / "build.sh"
     build.write_text("#!/bin/bash\ntouch started\nsleep 30\n")
     build.chmod(0o755)
+    if sandbox:
+        require_bwrap()
+        write_sandbox_cfg(job_dir, [])
     proc = subprocess.Popen(["bash", str(BUILD_SCRIPT)], cwd=job_dir, env={**base_env(), "SLURM_JOB_ID": JOB_ID},
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -256,6 +275,7 @@ def test_killed_job_still_writes_the_end_marker(tmp_path: Path) -> None:
             os.killpg(proc.pid, 9)
             proc.wait()
     assert (job_dir / f"_bot_job{JOB_ID}.done").read_text() == "143\n"
+    assert wait_for(lambda: live_members(proc.pid) == [], timeout=5)  # the step's sleep went too
 
 
 # ---------------------------------------------------------------- local backend wrapper
@@ -453,3 +473,168 @@ def test_local_usage_errors_write_nothing(tmp_path: Path, args: List[str]) -> No
                           capture_output=True, text=True, timeout=10, check=False)
     assert proc.returncode == 2 and "usage" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+
+# ---------------------------------------------------------------- the sandbox (job_sandbox = bwrap)
+
+
+def require_bwrap() -> None:
+    """The sandbox tests run for real: scripts/test.sh installs bubblewrap, so its absence is a failure."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed (scripts/test.sh installs the Debian package bubblewrap)")
+
+
+def write_sandbox_cfg(job_dir: Path, hidden: List[Path]) -> None:
+    """cfg/sandbox.cfg as the bot writes it for `job_sandbox = bwrap`."""
+    (job_dir / "cfg").mkdir(parents=True, exist_ok=True)
+    (job_dir / "cfg" / "sandbox.cfg").write_text(render_sandbox_cfg([str(p) for p in hidden]))
+
+
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A directory outside /tmp and the test runner's home: a sandboxed job gets an empty /tmp and home of
+    its own, so only paths elsewhere show that the bot's files are hidden by name."""
+    path = Path(tempfile.mkdtemp(prefix="eessi-bot-sandbox-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    command: str
+    """Run by the PR's bot/build.sh; the probe says "yes" when it succeeds."""
+    sandboxed: bool
+    plain: Optional[bool]
+    """None: not tried without the sandbox (it would change the machine)."""
+
+
+PROBES = [
+    Probe("read-app-key", "grep -q 'PRIVATE KEY' {site}/app.pem", False, True),
+    Probe("read-app-cfg", "grep -q webhook_secret {site}/app.cfg", False, True),
+    Probe("read-database", "grep -q 'SQLite format 3' {site}/state/eessi-bot.sqlite3", False, True),
+    Probe("list-data-dir", "ls {site}/state | grep -q sqlite3", False, True),
+    Probe("read-signing-key", "grep -q 'OPENSSH PRIVATE KEY' {site}/signing/key", False, True),
+    Probe("read-bot-home", 'test -e "$HOME/.aws/credentials"', False, True),
+    Probe("see-bot-process", "grep -q pytest /proc/{pid}/cmdline", False, True),
+    Probe("write-outside-job-dir", "touch {site}/escaped", False, True),
+    Probe("write-system", "touch /usr/eessi-bot-sandbox-probe", False, None),
+    Probe("write-job-dir", "touch written", True, True),
+    Probe("write-tmpdir", 'touch "$TMPDIR/written"', True, True),
+    Probe("write-shared-fs-path", "touch {site}/shared/written", True, True),
+    Probe("network", "exec 3<>/dev/tcp/127.0.0.1/{port}", True, True),
+]
+
+
+def make_site_files(site: Path, home: Path) -> None:
+    """What a bot has: App key, app.cfg, database, a signing key, credentials in its home; a shared dir."""
+    for path, content in ((site / "app.pem", "-----BEGIN PRIVATE KEY-----\n"),
+                          (site / "app.cfg", "webhook_secret = x\n"),
+                          (site / "state" / "eessi-bot.sqlite3", "SQLite format 3\0"),
+                          (site / "signing" / "key", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+                          (home / ".aws" / "credentials", "[default]\n")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    (site / "shared").mkdir()
+
+
+def write_probing_build(job_dir: Path, probes: List[Probe], **values: object) -> None:
+    lines = ["#!/bin/bash",
+             'probe() { if eval "$2" >/dev/null 2>&1; then echo yes; else echo no; fi >"probe-$1"; }']
+    lines += [f"probe {p.id} {shlex.quote(p.command.format(**values))}" for p in probes]
+    (job_dir / "bot").mkdir(parents=True)
+    write_script(job_dir / "bot" / "build.sh", "\n".join(lines[1:]) + "\n")
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "plain"])
+def test_sandbox_hides_the_bots_files_and_keeps_the_job_working(outside_tmp: Path, sandbox: bool) -> None:
+    require_bwrap()
+    site, home = outside_tmp / "site", outside_tmp / "home"
+    make_site_files(site, home)
+    job_dir = home / "jobs" / "pr_1" / "job"  # under the bot's home, as jobs_base_dir = $HOME/jobs makes it
+    probes = [p for p in PROBES if sandbox or p.plain is not None]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        write_probing_build(job_dir, probes, site=site, pid=os.getpid(), port=listener.getsockname()[1])
+        write_fake_script(job_dir, "check-build")
+        write_job_cfg(job_dir, f"{outside_tmp}/local_tmp/$USER", shared_fs_path=f"{site}/shared")
+        if sandbox:
+            write_sandbox_cfg(job_dir, [site / "state", site / "app.pem", site / "app.cfg", site / "signing" / "key",
+                                        home, outside_tmp / "not-there"])
+        proc = run_job(job_dir, {**base_env(), "HOME": str(home)})
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = {p.id: (job_dir / f"probe-{p.id}").read_text().strip() == "yes" for p in probes}
+    assert seen == {p.id: p.sandboxed if sandbox else p.plain for p in probes}
+    assert read_ini(job_dir / f"_bot_job{JOB_ID}.result")["RESULT"]["status"] == "SUCCESS"
+    assert ("== sandbox ==" in proc.stdout) is sandbox
+    assert (site / "app.pem").read_text().startswith("-----BEGIN")  # hidden from the job, not harmed
+
+
+FAILING_BWRAP = """#!/bin/sh
+echo 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow' \\
+  'non-privileged user namespaces.' >&2
+exit 1
+"""
+
+
+@pytest.mark.parametrize(("bwrap", "expected"), [
+    (None, "bwrap (bubblewrap) was not found in PATH="),
+    (FAILING_BWRAP, "bwrap could not start a sandbox: bwrap: No permissions to creating new namespace"),
+], ids=["bwrap-missing", "no-user-namespaces"])
+def test_sandbox_that_cannot_start_fails_the_job_clearly(tmp_path: Path, bwrap: Optional[str], expected: str) -> None:
+    job_dir = tmp_path / "job"
+    for name in ALL_STEPS:
+        write_fake_script(job_dir, name)
+    write_job_cfg(job_dir, f"{tmp_path}/t")
+    write_sandbox_cfg(job_dir, [tmp_path / "app.pem"])
+    path = tool_dir(tmp_path, (*JOB_SCRIPT_TOOLS, "realpath", "sort"))
+    if bwrap is not None:
+        write_script(Path(path) / "bwrap", bwrap.split("\n", 1)[1])
+
+    proc = run_job(job_dir, base_env(path))
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert expected in proc.stderr
+    assert steps_run(job_dir) == []  # no PR code ran outside the sandbox
+    result = read_ini(job_dir / f"_bot_job{JOB_ID}.result")["RESULT"]
+    assert result["status"] == "FAILURE"
+    assert "job sandbox (<code>job_sandbox = bwrap</code>) could not start" in result["comment_description"]
+    assert (job_dir / f"_bot_job{JOB_ID}.done").read_text() == "1\n"
+
+
+def test_links_a_sandboxed_step_leaves_are_not_written_through(outside_tmp: Path) -> None:
+    """The job script writes its files after PR code ran: never through a link that code left."""
+    require_bwrap()
+    victim = outside_tmp / "victim"
+    victim.write_text("untouched\n")
+    job_dir = outside_tmp / "job"
+    (job_dir / "bot").mkdir(parents=True)
+    names = [f"_bot_job{JOB_ID}.done", f"_bot_job{JOB_ID}.result", f"_bot_job{JOB_ID}.test"]
+    write_script(job_dir / "bot" / "build.sh", "".join(f"ln -s {victim} {name}\n" for name in names))
+    write_job_cfg(job_dir, f"{outside_tmp}/t")
+    write_sandbox_cfg(job_dir, [])
+
+    assert run_job(job_dir, base_env()).returncode == 0
+
+    assert victim.read_text() == "untouched\n"
+    for name in names:
+        assert not (job_dir / name).is_symlink() and (job_dir / name).is_file(), name
+    assert (job_dir / f"_bot_job{JOB_ID}.done").read_text() == "0\n"
+
+
+def test_local_wrapper_never_writes_through_links_the_job_left(tmp_path: Path, start_local: StartLocal) -> None:
+    """local-job.sh writes its exit file and the time-limit line after the job ran: never through a link."""
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    (job_dir / "_bot_local.release").touch()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    script = write_script(tmp_path / "s.sh", f"ln -s {victim} _bot_local.exit\nrm slurm-{JOB_ID}.out\n"
+                          f"ln -s {victim} slurm-{JOB_ID}.out\nsleep 60\n")
+    proc = start_local(job_dir, script, time_limit=1)
+    code = proc.wait(timeout=10)
+    assert victim.read_text() == "untouched\n"
+    assert not (job_dir / "_bot_local.exit").is_symlink() and exit_record(job_dir) == f"{code} TIMEOUT"

@@ -9,12 +9,14 @@ import dataclasses
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from eessi_bot.adapters import process
 from eessi_bot.adapters.git_mirror import git_version_problem
 from eessi_bot.adapters.slurm import template_problem
 from eessi_bot.adapters.ssh_signer import check_private_key
@@ -23,6 +25,17 @@ from eessi_bot.core.config.crosscheck import cross_check
 from eessi_bot.core.config.parse import PLACEHOLDER_PATH
 from eessi_bot.core.config.problems import errors
 from eessi_bot.core.config.repos import parse_repos_cfg
+
+SANDBOX_PROBE = ("--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
+                 "--tmpfs", "/tmp",  # noqa: S108 - an empty /tmp inside the sandbox, not a file of the bot's
+                 "--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "--", "true")
+"""Arguments of the trivial sandbox check-config starts: the namespaces and mounts of the job script's
+(`eessi_bot/data/bot-build.slurm`, "The sandbox")."""
+
+_FIX_HINT = "fix bwrap there, or set job_sandbox = none"
+_USERNS_HINT = ("bwrap needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0; Debian: "
+                "kernel.unprivileged_userns_clone = 1; Ubuntu 24.04: an AppArmor profile that allows bwrap) "
+                "or a setuid-root bwrap; or set job_sandbox = none")
 
 _NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "beegfs", "fuse.sshfs", "ceph", "panfs"}
 
@@ -45,6 +58,7 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
     problems = [p.located(file) for p in problems]
     if config is None:
         return None, problems
+    config = dataclasses.replace(config, source=path.absolute())
     broken = {(p.section, p.key) for p in errors(problems)}
     if ("github", "private_key") not in broken:
         problems += _check_private_key(config.github.private_key, file)
@@ -57,6 +71,7 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
         problems += _check_signing_keys(config, file)
     problems += _check_dirs(config, file)
     problems += _check_commands(config, file)
+    problems += _check_sandbox(config, env.get("PATH") or os.defpath, file)
     if errors(problems):
         return None, problems
     return config, problems
@@ -224,3 +239,35 @@ def _check_commands(config: Config, file: str) -> List[Problem]:
                                 "is not an executable file (upload_method = script runs it)", str(upload),
                                 "give the path of the EESSI upload script, or set upload_method = boto3", file))
     return problems
+
+
+def _check_sandbox(config: Config, path: str, file: str) -> List[Problem]:
+    """`job_sandbox = bwrap`: start a trivial sandbox as jobs will, and say why it failed. An error with
+    the local backend; a warning with Slurm, whose jobs use the compute nodes' bwrap (and fail with a
+    clear message when it does not work there)."""
+    if config.buildenv.job_sandbox != "bwrap":
+        return []
+    slurm = config.buildenv.job_backend == "slurm"
+    severity = Severity.WARNING if slurm else Severity.ERROR
+    nodes = " (jobs run on the compute nodes: they need a working bwrap there)" if slurm else ""
+
+    def problem(message: str, hint: str) -> List[Problem]:
+        return [Problem(severity, "buildenv", "job_sandbox", message + nodes, "bwrap", hint, file)]
+
+    bwrap = shutil.which("bwrap", path=path)
+    if bwrap is None:
+        return problem("bwrap was not found on this machine", "install bubblewrap (the package is called "
+                       "bubblewrap on Debian, Ubuntu, RHEL and SUSE), or set job_sandbox = none")
+    began = time.monotonic()
+    try:
+        result = process.run([bwrap, *SANDBOX_PROBE], env={"PATH": os.defpath}, timeout=30)
+    except (OSError, process.TimedOut) as exc:
+        return problem(f"bwrap cannot start a sandbox on this machine: {exc}", _FIX_HINT)
+    if result.returncode != 0:
+        reason = " ".join(result.stderr_text.split()) or f"exit code {result.returncode}"
+        userns = any(word in reason for word in ("namespace", "uid map", "Operation not permitted"))
+        return problem(f"bwrap cannot start a sandbox on this machine: {reason}",
+                       _USERNS_HINT if userns else _FIX_HINT)
+    took = (time.monotonic() - began) * 1000
+    return [Problem(Severity.NOTE, "buildenv", "job_sandbox", f"{bwrap} works on this machine (a trivial "
+                    f"sandbox started and ended in {took:.0f} ms)", "bwrap", file=file)]

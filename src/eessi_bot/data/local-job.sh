@@ -57,10 +57,14 @@ cd -- "$job_dir" || exit 2
 
 out="slurm-${job_id}.out"
 
+# The temp file is new (mktemp: O_EXCL, a random name) and the rename replaces whatever stands at the
+# name (-T: a directory is not entered): no link a job left in JOB_DIR makes this write outside it.
 write_atomic() {
-    local tmp="$1.tmp.$$"
+    local tmp
+    tmp=$(mktemp -- "$1.tmp.XXXXXXXXXX") || return 1
     printf '%s\n' "$2" >"$tmp"
-    mv -f -- "$tmp" "$1"
+    chmod -- "$(printf '%o' $((0666 & ~8#$(umask))))" "$tmp"
+    mv -fT -- "$tmp" "$1"
 }
 
 # Field 22 of /proc/PID/stat; field 2 (the command name) may contain spaces and ')'.
@@ -117,12 +121,14 @@ else
 fi
 # The subshell closes our nap pipe and restores default signal handling, then becomes SCRIPT.
 # setsid does not fork here (the subshell is no group leader): $! is SCRIPT's pid and pgid.
-# Appending (after truncating) keeps our "*** JOB ..." line from being overwritten by SCRIPT.
+# Appending (after truncating) keeps our "*** JOB ..." line from being overwritten by SCRIPT. The file
+# is opened once, before SCRIPT runs: a link SCRIPT puts at its name later is never written through.
 : >"$out"
+exec {out_fd}>>"$out"
 (
     [[ -z $nap_fd ]] || exec {nap_fd}<&-
     trap - TERM INT HUP QUIT
-    exec setsid -- "${cmd[@]}" </dev/null >>"$out" 2>&1
+    exec setsid -- "${cmd[@]}" </dev/null >&"$out_fd" 2>&1 {out_fd}>&-
 ) &
 job_pid=$!
 # The subshell's pid is SCRIPT's pid, pgid and sid (see above); its start time stays across the exec.
@@ -164,14 +170,14 @@ started=$SECONDS
 while kill -0 "$job_pid" 2>/dev/null; do
     if cancel_requested; then
         state=CANCELLED
-        echo "local-job: *** JOB ${job_id} CANCELLED AT $(date -u +%Y-%m-%dT%H:%M:%S) ***" >>"$out"
+        echo "local-job: *** JOB ${job_id} CANCELLED AT $(date -u +%Y-%m-%dT%H:%M:%S) ***" >&"$out_fd"
         stop_group
         break
     fi
     # SECONDS counts whole seconds: `>` never stops a job before its limit.
     if ((time_limit > 0 && SECONDS - started > time_limit)); then
         state=TIMEOUT
-        echo "local-job: *** JOB ${job_id} CANCELLED AT $(date -u +%Y-%m-%dT%H:%M:%S) DUE TO TIME LIMIT ***" >>"$out"
+        echo "local-job: *** JOB ${job_id} CANCELLED AT $(date -u +%Y-%m-%dT%H:%M:%S) DUE TO TIME LIMIT ***" >&"$out_fd"
         stop_group
         break
     fi

@@ -9,8 +9,10 @@ lost is found by its marker instead of being repeated.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
+import pwd
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +25,13 @@ from eessi_bot.core.jobfiles import (
     CFG_DIR,
     EXPORT_VARS,
     JOB_CFG,
+    SANDBOX_CFG,
     metadata_name,
     render_export_vars,
     render_job_cfg,
     render_metadata,
+    render_sandbox_cfg,
+    sandbox_hidden,
 )
 from eessi_bot.core.jobs import BuildPin, Job, JobState
 from eessi_bot.core.markdown import fenced
@@ -43,6 +48,9 @@ from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
 from eessi_bot.ports.store import Store
 
 log = logging.getLogger(__name__)
+
+_JOB_NAMES = ("slurm-*.out", "_bot_*")
+"""Names the scheduler, the job script and the local backend write in a job directory."""
 
 _STAGE_TEXTS = {"clone": "git_clone", "checkout": "git_checkout", "pr_diff": "pr_diff", "apply": "git_apply"}
 
@@ -127,6 +135,7 @@ class BuildService:
         job = self.comments.save(job, self.clock.now())
         directory = Path(job.job_dir)
         self.git.make_tree(pin.checkout, directory, pin.pr_number)
+        _clear_job_names(directory)
         cfg = directory / CFG_DIR
         clear(cfg)  # whatever the PR put there goes: cfg/ is the bot's
         shutil.copytree(self.config.repos_cfg_dir, cfg, symlinks=True)
@@ -134,7 +143,19 @@ class BuildService:
         write_new(cfg / JOB_CFG, render_job_cfg(target, self.config.buildenv.site_config, repo, cfg).encode())
         if exports:
             write_new(cfg / EXPORT_VARS, render_export_vars(exports).encode())
+        if self.config.buildenv.job_sandbox == "bwrap":
+            self._write_sandbox_cfg(cfg)
         return self.comments.save(replace(job, state=JobState.PREPARED), self.clock.now())
+
+    def _write_sandbox_cfg(self, cfg: Path) -> None:
+        """`cfg/sandbox.cfg`: what the job script hides from the PR's steps. The bot's home is the one
+        the job gets (HOME) and this user's home in the password database, should they differ."""
+        homes = [self.environment.get("HOME", ""), pwd.getpwuid(os.getuid()).pw_dir]
+        try:
+            text = render_sandbox_cfg(sandbox_hidden(self.config, homes))
+        except ValueError as exc:
+            raise OSError(str(exc)) from None
+        write_new(cfg / SANDBOX_CFG, text.encode())
 
     def _submit(self, job: Job, pin: BuildPin, pr: Path) -> Job:
         """Submit (or find the earlier submission of) a prepared job, and record its id at once.
@@ -180,3 +201,11 @@ class BuildService:
         except OSError as exc:
             log.warning("job %s: cannot write its metadata or links: %s", job.job_id, exc,
                         extra={"job_id": job.job_id})
+
+
+def _clear_job_names(directory: Path) -> None:
+    """Whatever the PR put at a name the job's own writes use goes: a link there would make Slurm or the job
+    script (outside a sandbox) write through it into a file of the bot's."""
+    for entry in directory.iterdir():
+        if any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _JOB_NAMES):
+            clear(entry)

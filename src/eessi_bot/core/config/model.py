@@ -172,6 +172,8 @@ class Config:
     """`section.key` → template text (every one has a built-in default)."""
     repos: Mapping[str, RepoDefinition] = field(default_factory=dict)
     """Filled from `repos.cfg` by the file adapter; empty when parsed from text alone."""
+    source: Optional[Path] = None
+    """The app.cfg this was read from (set by the file adapter): a sandboxed job must not see it."""
 
     @property
     def instance(self) -> str:

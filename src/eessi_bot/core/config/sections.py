@@ -65,9 +65,10 @@ def read_buildenv(r: Reader, jobs_base_dir: Path, default_job_name: str, cpu_cou
     submit_command = _without_export(r, "submit_command",
                                      r.split_args(s, "submit_command", r.text(s, "submit_command", "sbatch")))
     sandbox = r.choice(s, "job_sandbox", ("none", "bwrap"), "none")
-    if sandbox == "bwrap":
-        r.error(s, "job_sandbox", "bwrap is not available in this version of eessi-bot", "bwrap",
-                "use none; jobs then run as the bot's user without a sandbox")
+    if sandbox == "bwrap" and build_job_script is not None:
+        r.error(s, "job_sandbox", "bwrap is applied by the job script shipped with the bot (it runs bot/*.sh "
+                "in the sandbox), but build_job_script names another one", "bwrap",
+                "leave build_job_script out, or set job_sandbox = none")
     site_config = {key: value for key in SITE_CONFIG_KEYS if (value := r.text(s, key))}
     backend = r.choice(s, "job_backend", ("slurm", "local"), "slurm")
     protocol = r.choice(s, "job_handover_protocol", ("hold_release", "delayed_begin"), "hold_release")

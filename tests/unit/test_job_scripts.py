@@ -638,3 +638,35 @@ def test_local_wrapper_never_writes_through_links_the_job_left(tmp_path: Path, s
     code = proc.wait(timeout=10)
     assert victim.read_text() == "untouched\n"
     assert not (job_dir / "_bot_local.exit").is_symlink() and exit_record(job_dir) == f"{code} TIMEOUT"
+
+
+def processes_running(argv: List[str]) -> List[int]:
+    """Pids of live processes whose command line is exactly `argv`."""
+    wanted = ("\0".join(argv) + "\0").encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes() == wanted and proc_stat_fields(int(entry.name))[0] != "Z":
+                    found.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def test_nothing_a_sandboxed_step_leaves_running_outlives_it(outside_tmp: Path) -> None:
+    """The job script writes its result and end marker after the steps: no PR process may be left to
+    race it (the step's pid namespace ends with the step), even one that left the process group."""
+    require_bwrap()
+    leftover = ["sleep", f"61.{os.getpid()}"]
+    job_dir = outside_tmp / "job"
+    (job_dir / "bot").mkdir(parents=True)
+    write_script(job_dir / "bot" / "build.sh", f"setsid {' '.join(leftover)} &\nnohup {' '.join(leftover)} &\n")
+    write_job_cfg(job_dir, f"{outside_tmp}/t")
+    write_sandbox_cfg(job_dir, [])
+    try:
+        assert run_job(job_dir, base_env()).returncode == 0
+        assert processes_running(leftover) == []
+    finally:
+        for pid in processes_running(leftover):
+            os.kill(pid, 9)

@@ -24,6 +24,18 @@ def finish_delivery(conn: sqlite3.Connection, delivery_id: str, outcome: str, no
     )
 
 
+_CLAIMABLE = (
+    "SELECT * FROM deliveries AS d INDEXED BY deliveries_pending "
+    "WHERE state = 'pending' AND next_attempt_at <= ? "
+    "AND (subject IS NULL OR (subject NOT IN (SELECT subject FROM deliveries "
+    "     WHERE state = 'processing' AND subject IS NOT NULL) "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries AS p WHERE p.subject = d.subject AND p.state = 'pending' "
+    "     AND (p.received_at, p.rowid) < (d.received_at, d.rowid)))) "
+    "ORDER BY received_at, rowid LIMIT 1")
+"""The oldest delivery a worker may take now: pending and due, its PR (subject) not being worked on,
+and no earlier delivery of its PR still waiting."""
+
+
 class Inbox:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -44,17 +56,10 @@ class Inbox:
         Deliveries of one PR run one at a time and in order, also when an earlier one waits for a
         retry: a `bot: cancel` or a close must not overtake the build it follows.
         """
+        if self.db.connection().execute(_CLAIMABLE, (now,)).fetchone() is None:
+            return None  # a read: idle workers never queue for the write lock the webhook needs
         with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT * FROM deliveries AS d INDEXED BY deliveries_pending "
-                "WHERE state = 'pending' AND next_attempt_at <= ? "
-                "AND (subject IS NULL OR (NOT EXISTS (SELECT 1 FROM deliveries AS p "
-                "     WHERE p.subject = d.subject AND p.state = 'processing') "
-                "AND NOT EXISTS (SELECT 1 FROM deliveries AS p WHERE p.subject = d.subject AND p.state = 'pending' "
-                "     AND (p.received_at, p.rowid) < (d.received_at, d.rowid)))) "
-                "ORDER BY received_at, rowid LIMIT 1",
-                (now,),
-            ).fetchone()
+            row = conn.execute(_CLAIMABLE, (now,)).fetchone()
             if row is None:
                 return None
             conn.execute(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from eessi_bot.jobs.files import NotReadable, open_regular
 
 CHUNK = 1024 * 1024
 
@@ -29,23 +30,18 @@ def inspect(directory: Path, name: str) -> ArtefactFile:
     """Size, SHA-256 and date of `directory/name`; ArtefactRefused when it is not a regular file
     there (a symbolic link, even one pointing inside the directory, is refused)."""
     path = directory / name
+    digest = hashlib.sha256()
+    size = 0
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ArtefactRefused(f"{name} does not exist in the job directory") from None
-    except OSError as exc:
-        if path.is_symlink():
+        with open_regular(path) as handle:
+            mtime = os.fstat(handle.fileno()).st_mtime
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except NotReadable as exc:
+        if exc.link:
             raise ArtefactRefused(f"{name} is a symbolic link; only files in the job directory are uploaded") from None
-        raise ArtefactRefused(f"{name} cannot be read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ArtefactRefused(f"{name} is not a regular file")
-        digest = hashlib.sha256()
-        size = 0
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+        raise ArtefactRefused(f"{name} cannot be uploaded: {exc}") from None
     if size == 0:
         raise ArtefactRefused(f"{name} is empty")
-    return ArtefactFile(path, size, digest.hexdigest(), info.st_mtime)
+    return ArtefactFile(path, size, digest.hexdigest(), mtime)

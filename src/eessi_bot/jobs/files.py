@@ -50,6 +50,10 @@ def point(link: Path, target: Path) -> None:
 class NotReadable(Exception):
     """A file that is not read: its message says why (missing, a symbolic link, not a regular file)."""
 
+    def __init__(self, reason: str, link: bool = False) -> None:
+        super().__init__(reason)
+        self.link = link
+
 
 @contextmanager
 def open_regular(path: Path) -> Iterator[BinaryIO]:
@@ -58,7 +62,9 @@ def open_regular(path: Path) -> Iterator[BinaryIO]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        raise NotReadable("it is a symbolic link" if exc.errno == errno.ELOOP else str(exc.strerror)) from None
+        if exc.errno == errno.ELOOP:
+            raise NotReadable("it is a symbolic link", link=True) from None
+        raise NotReadable(str(exc.strerror)) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise NotReadable("it is not a regular file")

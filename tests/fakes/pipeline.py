@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from eessi_bot.adapters.config_files import load_config
 from eessi_bot.cli.runtime import Runtime
+from eessi_bot.core.jobs import Job, JobState
 from eessi_bot.core.webhook import parse_delivery
 from eessi_bot.ports.github import PullRequest
 from tests.fakes.clock import FakeClock
@@ -17,6 +18,7 @@ from tests.fakes.github_port import FlakyGitHub
 from tests.fakes.site import write_site
 from tests.fakes.upstream import Upstream
 from tests.fakes.webhooks import encode, pr_comment_payload, pr_payload
+from tests.waiting import wait_for
 
 REPO = "eessi/software-layer"
 PR = 7
@@ -74,6 +76,20 @@ class Pipeline:
         while time.monotonic() < deadline and not all((d / "_bot_local.exit").exists() for d in started):
             time.sleep(0.05)
         self.runtime.db.close()
+
+    def finished_job(self, timeout: float = 90.0) -> Job:
+        """Run the job manager until the PR's one job has finished; that job (AssertionError after
+        `timeout` seconds, naming the state it is stuck in)."""
+        def finished() -> Optional[Job]:
+            (job,) = self.runtime.jobs.for_pr(REPO, PR)
+            if job.state is JobState.FINISHED:
+                return job
+            self.runtime.manage()
+            return None
+
+        job = wait_for(finished, timeout=timeout, interval=0.2)
+        assert job is not None
+        return job
 
     def reactions(self) -> List[str]:
         return [content for _, _, content in self.github.reactions]

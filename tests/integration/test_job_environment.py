@@ -5,15 +5,13 @@ secret-looking name, even when `job_environment = *` asks for everything."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from eessi_bot.core.jobs import JobState
-from tests.fakes.pipeline import PR, REPO, Pipeline
+from tests.fakes.pipeline import PR, Pipeline
 from tests.fakes.upstream import make_upstream
 from tests.slurm import cancel_all, read_env0
 
@@ -66,14 +64,7 @@ def run_one_job(root: Path, backend: str, job_name: str, setting: Optional[str],
     bots.append(bot)
     bot.open_pr(upstream, head)
     bot.comment("bot: build for:arch=x86_64/amd/zen2")
-    deadline = time.monotonic() + 90
-    while True:
-        (job,) = bot.runtime.jobs.for_pr(REPO, PR)
-        if job.state is JobState.FINISHED:
-            break
-        assert time.monotonic() < deadline, f"job {job.job_id} still {job.state}"
-        bot.runtime.manage()
-        time.sleep(0.2)
+    job = bot.finished_job()
     assert (job.end_state, job.result_status) == ("COMPLETED", "SUCCESS"), job
     return Path(job.job_dir)
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -20,8 +19,8 @@ from typing import Iterator, List, Optional
 import pytest
 
 from eessi_bot.adapters.sqlite.db import DB_NAME
-from eessi_bot.core.jobs import Job, JobState
-from tests.fakes.pipeline import PR, REPO, Pipeline
+from eessi_bot.core.jobs import Job
+from tests.fakes.pipeline import PR, Pipeline
 from tests.fakes.upstream import Upstream, git, make_upstream
 from tests.slurm import cancel_all
 
@@ -84,14 +83,7 @@ def make_bot(site_dir: Path, backend: str, job_name: str, sandbox: Optional[str]
 def build_to_the_end(bot: Pipeline, upstream: Upstream, head: str) -> Job:
     bot.open_pr(upstream, head)
     bot.comment("bot: build for:arch=x86_64/amd/zen2")
-    deadline = time.monotonic() + 90
-    while True:
-        (job,) = bot.runtime.jobs.for_pr(REPO, PR)
-        if job.state is JobState.FINISHED:
-            return job
-        assert time.monotonic() < deadline, f"job {job.job_id} still {job.state}"
-        bot.runtime.manage()
-        time.sleep(0.2)
+    return bot.finished_job()
 
 
 @pytest.mark.parametrize("sandbox", [None, "bwrap"], ids=["no-sandbox", "bwrap"])

@@ -165,7 +165,8 @@ def test_job_script(tmp_path: Path, case: JobCase) -> None:
         assert "== bot/build.sh ==" in proc.stdout
         tmpdir = Path(recorded_env(job_dir)["TMPDIR"])
         assert tmpdir.parent == tmp_path / USER / "x" and tmpdir.name.startswith("eessi_job.")
-        assert tmpdir.is_dir()
+        # The job's temporary directory goes with the job: local_tmp holds nothing of it afterwards.
+        assert not tmpdir.exists() and list(tmpdir.parent.iterdir()) == []
     # Nothing is left behind under temporary names.
     assert not list(job_dir.glob("*.tmp.*"))
 
@@ -230,6 +231,22 @@ def test_user_defaults_to_id_when_unset(tmp_path: Path) -> None:
     assert run_job(job_dir, env).returncode == 0
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     assert Path(recorded_env(job_dir)["TMPDIR"]).parent == tmp_path / user
+
+
+def test_job_tmp_with_read_only_tree_and_link_out_is_removed_alone(tmp_path: Path) -> None:
+    job_dir = tmp_path / "job"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("mine")
+    script = job_dir / "bot" / "build.sh"
+    script.parent.mkdir(parents=True)
+    script.write_text('#!/bin/bash\nmkdir -p "$TMPDIR/ro/deep" && touch "$TMPDIR/ro/deep/f"\n'
+                      f'ln -s {outside} "$TMPDIR/ro/out"\nchmod -R a-w "$TMPDIR/ro"\n')
+    script.chmod(0o755)
+    write_job_cfg(job_dir, f"{tmp_path}/tmp")
+    assert run_job(job_dir, base_env()).returncode == 0
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert (outside / "keep").read_text() == "mine"
 
 
 def test_unusable_local_tmp_fails_with_a_result(tmp_path: Path) -> None:

@@ -292,7 +292,7 @@ def test_cleanup_of_adopted_jobs_visits_only_their_own_directories(site: Site,
 
 
 @pytest.mark.parametrize(("pr", "expected"), [
-    ("7", "eessi-bot: PR #7 is in several repositories (o/r, other/repo); name one with --repo"),
+    ("7", "eessi-bot cleanup: PR #7 is in several repositories (o/r, other/repo); name one with --repo"),
     ("55", "nothing to clean up: no directories of PR #55 in "),
 ], ids=["ambiguous", "unknown"])
 def test_cleanup_without_repo_needs_one_repository(site: Site, capsys: pytest.CaptureFixture[str], pr: str,
@@ -332,7 +332,7 @@ def test_cleanup_names_files_it_cannot_remove(site: Site, capsys: pytest.Capture
     (["jobs", "--repo", "../etc"], 2, "eessi-bot jobs: error: argument --repo: '../etc' is not OWNER/REPO"),
     (["jobs", "-c", "@missing"], 2, "cannot read the configuration file: No such file or directory"),
     (["cleanup", "--pr", "7", "-c", "@missing"], 2, "cannot read the configuration file: No such file or directory"),
-    (["jobs", "-c", "@fresh"], 2, "eessi-bot: no database at @state/eessi-bot.sqlite3: has the bot run with this "
+    (["jobs", "-c", "@fresh"], 2, "eessi-bot jobs: no database at @state/eessi-bot.sqlite3: has the bot run with this "
      "configuration ([bot] data_dir)?"),
 ], ids=["cleanup-without-pr", "cleanup-bad-pr", "unknown-state", "bad-repo", "jobs-unreadable-config",
         "cleanup-unreadable-config", "no-database"])

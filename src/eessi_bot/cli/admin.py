@@ -17,13 +17,14 @@ from typing import Dict, Iterator, List, Sequence, Union
 
 from eessi_bot.adapters.sqlite.db import DB_NAME, Database
 from eessi_bot.adapters.sqlite.jobs import JobStore
+from eessi_bot.cli.errors import CliError
 from eessi_bot.core.jobs import Job, JobState
 
 _REPO = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)$")
 JOB_HEADER = ("JOB ID", "STATE", "RESULT", "PR", "TARGET", "REPO ID", "JOB DIR")
 
 
-class AdminError(Exception):
+class AdminError(CliError):
     """An admin command cannot do its work (no database, an ambiguous PR): one plain line, exit 2."""
 
 

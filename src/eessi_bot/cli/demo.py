@@ -163,7 +163,7 @@ def deploy(local: LocalRun, server: DemoS3, out: TextIO) -> bool:
     return done
 
 
-def run(out: TextIO) -> int:
+def run(out: TextIO, keep: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="eessi-bot-demo-") as tmp:
         root = Path(tmp)
         server, note = start_s3(root)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from eessi_bot import __version__
 from eessi_bot.cli import admin, cleanup, jobs_cmd
+from eessi_bot.cli.errors import EXIT_STATUS, INTERNAL, INTERRUPTED, USAGE, CliError
 from eessi_bot.cli.runtime import AlreadyRunning
 from eessi_bot.core.config import ConfigError
 from eessi_bot.core.jobs import JobState
@@ -18,12 +20,20 @@ from eessi_bot.core.webhook import DeliveryError
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eessi-bot", description="Build-and-deploy bot for software stacks "
-                                     "such as EESSI (a GitHub App).")
+                                     "such as EESSI (a GitHub App).", epilog=EXIT_STATUS,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"eessi-bot {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd = add(name, help_text)
         cmd.add_argument("--config", "-c", type=Path, default=Path("app.cfg"), help="path of app.cfg")
         return cmd
 
@@ -43,14 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--event", help="event type when the file has no headers (e.g. issue_comment)")
     replay.add_argument("--url", help="POST the signed delivery to a running bot at this URL instead")
     replay.add_argument("--dry-run", action="store_true", help="print GitHub writes instead of sending them")
-    sub.add_parser("demo", help="run the bot's pipeline on embedded defaults, without GitHub")
-    trial = sub.add_parser("try", help="dry-run a command on a branch of a local checkout with this site's "
-                           "configuration; comments are printed, not posted")
+    demo = add("demo", "run the bot's pipeline on embedded defaults, without GitHub")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's directory (job dirs, database) and "
+                      "print where it is")
+    trial = add("try", "dry-run a command on a branch of a local checkout with this site's configuration; "
+                "comments are printed, not posted")
     trial.add_argument("--repo", type=Path, required=True, help="a local git checkout of the target repository")
     trial.add_argument("--branch", required=True, help="the branch that plays the PR")
     trial.add_argument("--base", default="main", help="the PR's base branch (default main)")
     trial.add_argument("--config", "-c", type=Path, help="app.cfg (default: the demo's embedded configuration)")
     trial.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the jobs (default 3600)")
+    trial.add_argument("--as", dest="as_login", metavar="LOGIN",
+                       help="the GitHub login that writes the comment (default: the first login with build "
+                       "permission in the configuration)")
     trial.add_argument("comment", metavar="COMMAND", help='the comment, e.g. "bot: build for:arch=x86_64/amd/zen2"')
     return parser
 
@@ -82,48 +97,67 @@ def _admin_commands(with_config: Callable[[str, str], argparse.ArgumentParser]) 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command in ("serve", "event-handler"):
-            from eessi_bot.cli import serve
-
-            return serve.run(args.config, args.host, args.port, args.command)
-        if args.command == "job-manager":
-            from eessi_bot.cli import serve
-
-            return serve.run_job_manager(args.config)
-        if args.command == "check-config":
-            from eessi_bot.cli import check_config
-
-            return check_config.run(args.config, sys.stdout)
-        if args.command == "adopt":
-            from eessi_bot.cli import adopt_cmd
-
-            return adopt_cmd.run(args.config, args.dry_run, sys.stdout)
-        if args.command == "jobs":
-            return jobs_cmd.run(args.config, args.repo, args.pr, args.state, args.json, sys.stdout)
-        if args.command == "cleanup":
-            return cleanup.run(args.config, args.pr, args.repo, args.dry_run, args.json, sys.stdout, sys.stderr)
-        if args.command == "replay":
-            from eessi_bot.cli import replay
-
-            return replay.run(args.config, args.delivery, args.event, args.url, args.dry_run, sys.stdout)
-        if args.command == "try":
-            from eessi_bot.cli import try_cmd
-
-            return try_cmd.run(args.repo, args.branch, args.base, args.config, args.comment, args.timeout,
-                               sys.stdout)
-        from eessi_bot.cli import demo
-
-        return demo.run(sys.stdout)
-    except ConfigError as exc:
-        sys.stderr.write(f"{exc}\nthe configuration has errors; run 'eessi-bot check-config' for details\n")
-        return 2
-    except (AlreadyRunning, admin.AdminError, DeliveryError) as exc:
-        sys.stderr.write(f"eessi-bot: {exc}\n")
-        return 2
+        return _run(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("eessi-bot: interrupted\n")
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`eessi-bot jobs | head`): no traceback now, none when stdout is flushed at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # the one place that turns any error into an exit status
+        if args.debug:
+            traceback.print_exc()
+        status, message = _explain(exc)
+        sys.stderr.write(f"eessi-bot {args.command}: {message}\n")
+        return status
+
+
+def _explain(exc: Exception) -> Tuple[int, str]:
+    """(exit status, plain message) for an error that ended a command."""
+    if isinstance(exc, CliError):
+        return exc.status, str(exc)
+    if isinstance(exc, ConfigError):
+        return USAGE, f"{exc}\nthe configuration has errors; run 'eessi-bot check-config' for details"
+    if isinstance(exc, (AlreadyRunning, DeliveryError)):
+        return USAGE, str(exc)
+    return INTERNAL, (f"internal error: {type(exc).__name__}: {exc}\n"
+                      "this is a bug: run the command again with --debug and report the traceback")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in ("serve", "event-handler"):
+        from eessi_bot.cli import serve
+
+        return serve.run(args.config, args.host, args.port, args.command)
+    if args.command == "job-manager":
+        from eessi_bot.cli import serve
+
+        return serve.run_job_manager(args.config)
+    if args.command == "check-config":
+        from eessi_bot.cli import check_config
+
+        return check_config.run(args.config, sys.stdout)
+    if args.command == "adopt":
+        from eessi_bot.cli import adopt_cmd
+
+        return adopt_cmd.run(args.config, args.dry_run, sys.stdout)
+    if args.command == "jobs":
+        return jobs_cmd.run(args.config, args.repo, args.pr, args.state, args.json, sys.stdout)
+    if args.command == "cleanup":
+        return cleanup.run(args.config, args.pr, args.repo, args.dry_run, args.json, sys.stdout, sys.stderr)
+    if args.command == "replay":
+        from eessi_bot.cli import replay
+
+        return replay.run(args.config, args.delivery, args.event, args.url, args.dry_run, sys.stdout)
+    if args.command == "try":
+        from eessi_bot.cli import try_cmd
+
+        return try_cmd.run(args.repo, args.branch, args.base, args.config, args.comment, args.timeout,
+                           sys.stdout, args.as_login)
+    from eessi_bot.cli import demo
+
+    return demo.run(sys.stdout, keep=args.keep)
 
 
 if __name__ == "__main__":

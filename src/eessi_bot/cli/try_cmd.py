@@ -23,7 +23,7 @@ REPO = "try/repository"
 
 
 def run(repo: Path, branch: str, base: str, config_path: Optional[Path], command: str, timeout: float,
-        out: TextIO) -> int:
+        out: TextIO, as_login: Optional[str] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="eessi-bot-try-") as tmp:
         root = Path(tmp)
         config, problems = load_config_or_raise(config_path or write_demo_config(root),

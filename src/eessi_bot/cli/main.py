@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                             ("event-handler", "receive webhooks and act on them (run job-manager beside it)")):
         cmd = with_config(name, help_text)
         cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-        cmd.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+        cmd.add_argument("--port", type=_port, default=3000, help="port to listen on (default 3000)")
     with_config("job-manager", "follow the submitted jobs and report them (run event-handler beside it)")
     with_config("check-config", "validate app.cfg and summarise what this instance will do")
     adopt = with_config("adopt", "take over the jobs an EESSI bot left in job_ids_dir (serve and job-manager "
@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
                        "permission in the configuration)")
     trial.add_argument("comment", metavar="COMMAND", help='the comment, e.g. "bot: build for:arch=x86_64/amd/zen2"')
     return parser
+
+
+def _port(value: str) -> int:
+    """A TCP port number (0: any free port, which the log then names)."""
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0 to 65535)")
+    return int(value)
 
 
 def _admin_commands(with_config: Callable[[str, str], argparse.ArgumentParser]) -> None:

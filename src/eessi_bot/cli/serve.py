@@ -7,19 +7,22 @@ the event handler sends every GitHub write, the job manager's too.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import List, Optional
+from typing import List, Optional, Union
 
-from waitress.server import create_server
+from flask import Flask
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
 from eessi_bot.adapters.system_clock import SystemClock
+from eessi_bot.cli.errors import CliError
 from eessi_bot.cli.runtime import DataDirLock, Runtime
 from eessi_bot.core.config import Config
 from eessi_bot.core.webhook import MAX_BODY_BYTES
@@ -63,8 +66,11 @@ def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     config, runtime, locks = _start(config_path, role)
     app = create_app(config.github.webhook_secret, runtime.store, runtime.clock, runtime.metrics,
                      runtime.deliveries_waiting)
-    server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
-                           max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
+    try:
+        server = _listen(app, host, port)
+    except CliError:
+        _shut_down(runtime, locks)
+        raise
     _stop_on_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
     runtime.start(intake=True, manager=role == "serve")
@@ -78,6 +84,24 @@ def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
         server.close()
         _shut_down(runtime, locks)
     return 0
+
+
+def _listen(app: Flask, host: str, port: int) -> Union[BaseWSGIServer, MultiSocketServer]:
+    """The HTTP server bound to host:port; CliError saying what to do when that address cannot be had."""
+    try:
+        return create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
+                             max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} on {host} is in use (another eessi-bot or another service): stop it or "
+                           "choose another --port") from exc
+        if exc.errno == errno.EACCES:
+            raise CliError(f"no permission to listen on port {port} (ports below 1024 need root): choose --port "
+                           "1024 or above and let a reverse proxy forward to it") from exc
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise CliError(f"{host} is not an address of this machine: pass --host 127.0.0.1 (behind a reverse "
+                           "proxy) or an address this machine has") from exc
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def run_job_manager(config_path: Path) -> int:

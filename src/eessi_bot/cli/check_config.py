@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, TextIO
+from typing import List, Sequence, TextIO
 
 from eessi_bot.adapters.config_files import load_config
+from eessi_bot.adapters.local_jobs import time_limit_seconds
 from eessi_bot.core.config import Config, Problem, Severity
 from eessi_bot.core.job_env import FIXED
+from eessi_bot.ports.scheduler import SubmitError
 
 
 def summary(config: Config) -> List[str]:
+    """What this instance will do, in the words of its backend: the local backend has no sbatch, no
+    handover protocol and uses only `--time` of `slurm_params` (as the time limit), so it lists that."""
     b = config.buildenv
+    local = b.job_backend == "local"
+    backend = (f"local (jobs run as processes of this machine, at most {b.local_max_jobs} at once; of slurm_params "
+               "only --time is used, as the time limit)" if local
+               else f"{b.job_backend} (handover {b.job_handover_protocol}, job name {b.job_name})")
     lines = [
         f"instance:            {config.instance} (GitHub App {config.github.app_id}, installation "
         f"{config.github.installation_id}, API {config.github.api_url})",
-        f"job backend:         {b.job_backend} (handover {b.job_handover_protocol}, job name {b.job_name})",
+        f"job backend:         {backend}",
         f"jobs base dir:       {b.jobs_base_dir}",
         f"job environment:     {' '.join(FIXED)}, {' '.join(b.job_environment) or 'nothing else'} "
         "(secret-looking names never)",
@@ -30,10 +38,22 @@ def summary(config: Config) -> List[str]:
     ]
     for node in config.node_types:
         accel = f", accel {node.accel}" if node.accel else ""
-        params = " ".join(node.slurm_params) or "-"
+        how = (_time_limit((*b.slurm_params, *node.slurm_params)) if local
+               else f"sbatch {' '.join(node.slurm_params) or '-'}")
         lines.append(f"  - {node.name}: {node.os} {node.cpu_subdir}{accel}; repos {', '.join(node.repo_targets)}; "
-                     f"sbatch {params}")
+                     f"{how}")
     return lines
+
+
+def _time_limit(options: Sequence[str]) -> str:
+    """The local backend's time limit of a node type's jobs, in sbatch's `[D-]HH:MM:SS`."""
+    try:
+        seconds = time_limit_seconds(options)
+    except SubmitError as exc:
+        return f"{exc}, so its jobs will be refused"
+    days, rest = divmod(seconds, 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"time limit {days}-{text}" if days else f"time limit {text}"
 
 
 def run(config_path: Path, out: TextIO) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
+from eessi_bot.core.config.defaults import template_for
 from eessi_bot.core.html_text import balance_html, shorten_html
 from eessi_bot.core.job_comment import comment_date
 from eessi_bot.core.jobs import Job, JobState, JobStatus, Row
@@ -20,6 +21,8 @@ from eessi_bot.core.results import MAX_DESCRIPTION, MAX_TEST_DESCRIPTION, Result
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SUSPENDED"})
 MAX_MISSING_POLLS = 5
 """Polls in a row in which neither squeue nor sacct knows a job before it is given up as vanished."""
+AWAITS_LAUNCH = "new_job_comments.awaits_launch"
+"""The released (or received) row: its default names the job's backend (`template_for`)."""
 END_WAIT = 30.0
 """Seconds to wait, after the queue shows a job ended, for accounting's final state and exit code
 (sacct lags squeue by a few seconds); after that the job is reported with what is known."""
@@ -87,11 +90,11 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
         return Step(job)
     if delayed_begin:
         extra = f" (eligible to start from {status.eligible_time})" if status.eligible_time else ""
-        text = templates["new_job_comments.awaits_launch"].format(extra_info=extra)
+        text = template_for(templates, AWAITS_LAUNCH, job.backend).format(extra_info=extra)
         return Step(replace(job, state=JobState.RELEASED).with_row(Row(comment_date(now), "received", text)))
     if status.held and not may_release:
         return Step(job)
-    text = templates["new_job_comments.awaits_launch"].format(extra_info="")
+    text = template_for(templates, AWAITS_LAUNCH, job.backend).format(extra_info="")
     released = replace(job, state=JobState.RELEASED).with_row(Row(comment_date(now), "released", text))
     return Step(released, release=status.held)
 

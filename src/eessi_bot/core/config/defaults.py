@@ -1,13 +1,15 @@
 """Built-in defaults: the EESSI bot v0.9.0 message texts, so a minimal app.cfg stays small.
 
 Each template is declared with the placeholders it may use; check-config rejects others (they would
-fail at run time) and warns when a required one is missing.
+fail at run time) and warns when a required one is missing. A default that names Slurm has a text of
+its own for the local backend, used for that backend's jobs when app.cfg leaves the template unset;
+a template app.cfg sets is used as written for every backend (`template_for`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class TemplateSpec:
     default: str
     fields: Tuple[str, ...]
     required_fields: Tuple[str, ...] = ()
+    local_default: Optional[str] = None
+    """The default for jobs of the local backend, where the EESSI text names Slurm."""
 
     @property
     def name(self) -> str:
@@ -97,6 +101,7 @@ TEMPLATES: Tuple[TemplateSpec, ...] = (
         "awaits_launch",
         "job awaits launch by Slurm scheduler{extra_info}",
         ("extra_info",),
+        local_default="job awaits launch as a local process{extra_info}",
     ),
     TemplateSpec("running_job_comments", "running_job", "job `{job_id}` is running", ("job_id",)),
     TemplateSpec(
@@ -170,6 +175,25 @@ TEMPLATES: Tuple[TemplateSpec, ...] = (
 )
 
 TEMPLATE_DEFAULTS = {spec.name: spec.default for spec in TEMPLATES}
+LOCAL_BACKEND = "local"
+
+
+def backend_key(name: str, backend: str) -> str:
+    """Where `Config.templates` keeps a backend's own default of template `name`."""
+    return f"{name}@{backend}"
+
+
+def backend_defaults(unset: Iterable[str]) -> Dict[str, str]:
+    """The local backend's own defaults of the templates named in `unset` (those app.cfg leaves out)."""
+    names = set(unset)
+    return {backend_key(spec.name, LOCAL_BACKEND): spec.local_default for spec in TEMPLATES
+            if spec.name in names and spec.local_default is not None}
+
+
+def template_for(templates: Mapping[str, str], name: str, backend: str) -> str:
+    """Template `name` for a job of `backend`: the site's text when app.cfg sets it, else that
+    backend's default (the EESSI text for Slurm)."""
+    return templates.get(backend_key(name, backend), templates[name])
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DATA_DIR = "~/.local/state/eessi-bot"

@@ -13,6 +13,7 @@ from eessi_bot.core.config.defaults import (
     DEFAULT_JOB_NAME,
     DEFAULT_POLL_INTERVAL,
     TEMPLATES,
+    backend_defaults,
 )
 from eessi_bot.core.config.model import (
     BotControl,
@@ -127,9 +128,15 @@ def _build(r: Reader, cpu_count: int) -> Config:
     )
     templates = {spec.name: r.template(spec.section, spec.key, spec.default, spec.fields,
                                        spec.required_fields) for spec in TEMPLATES}
+    templates.update(backend_defaults(spec.name for spec in TEMPLATES if not _written(r, spec.section, spec.key)))
     return Config(github=github, bot=bot, bot_control=control, buildenv=buildenv, deploy=deploy,
                   node_types=node_types, repos_cfg_dir=repos_cfg_dir or PLACEHOLDER_PATH, job_manager=job_manager,
                   clean_up=clean_up, templates=templates)
+
+
+def _written(r: Reader, section: str, key: str) -> bool:
+    """Whether app.cfg gives the key a value (quotes alone are none): such a template is used as written."""
+    return bool(r.parser.get(section, key, raw=True, fallback="").strip().strip("\"'"))
 
 
 def _github(r: Reader) -> GitHubSettings:

@@ -102,18 +102,25 @@ def test_replay_to_a_running_bot(bot: BotProcess, github: FakeGitHub, tmp_path: 
 
 def test_demo_runs_without_github(tmp_path: Path) -> None:
     """`eessi-bot demo` with an empty HOME, no git identity and no network: a build, start to finish,
-    and, with SeaweedFS's `weed` beside the interpreter (the test extras), its deploy to a private S3."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **coverage_env()}
+    and, with SeaweedFS's `weed` beside the interpreter (the test extras), its deploy to a private S3.
+    Its directory is gone at the end, and its last line says so (the job's comment named a job dir in it)."""
+    (tmp_path / "tmp").mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "tmp"), **coverage_env()}
     result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo"], capture_output=True, text=True,
                             env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    (root,) = re.findall(r"^demo: instance demo-bot, local backend, state and jobs in (\S+)$", out, re.MULTILINE)
+    assert f"Job dir: `{root}/jobs/" in out
+    assert list((tmp_path / "tmp").iterdir()) == [], "nothing remains in TMPDIR"
+    removed = "job directories, database" if weed_binary() is None else "job directories, database, S3 data"
+    assert out.endswith(f"\ndemo: done\ndemo: removed its directory {root} ({removed}); "
+                        "`eessi-bot demo --keep` keeps it\n")
     for row in ("submitted: job id `1` awaits release", "released: job awaits launch", "running: job `1` is running",
                 "finished: <details><summary>:grin: SUCCESS: 2 package(s) built"):
         assert f"job 1 (cpu_zen2, eessi.io-2023.06-software): {row}" in out
     assert "job ended `COMPLETED`, exit code `0:0`" in out
     assert "|`amd-zen2`|`x86_64/amd/zen2`|eessi.io-2023.06-software|finished|:grin: SUCCESS|" in out
-    assert out.rstrip().endswith("demo: done")
     if weed_binary() is None:
         if s3_expected():
             pytest.fail("EESSI_BOT_S3=1 but there is no `weed`: the demo's deploy was not tested")
@@ -166,7 +173,33 @@ def test_demo_without_weed_skips_the_deploy(monkeypatch: pytest.MonkeyPatch) -> 
     text = out.getvalue()
     assert f"{NO_WEED}\n" in text
     assert "bot:deploy" not in text and "|uploaded|" not in text
-    assert text.rstrip().endswith("demo: done")
+    assert re.search(r"\ndemo: done\ndemo: removed its directory \S+ \(job directories, database\); "
+                     r"`eessi-bot demo --keep` keeps it\n\Z", text), text[-300:]
+
+
+def test_demo_keep_leaves_its_directory(tmp_path: Path) -> None:
+    """`eessi-bot demo --keep`: the directory stays, with the job directory the job's comment named, the
+    database and the S3 data; the printed `eessi-bot jobs` command shows the job."""
+    (tmp_path / "tmp").mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "tmp"), **coverage_env()}
+    result = subprocess.run([sys.executable, "-m", "eessi_bot", "demo", "--keep"], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    (job_dir,) = re.findall(r"^Job dir: `(\S+)`$", out, re.MULTILINE)
+    (root,) = list((tmp_path / "tmp").iterdir())
+    kept = [f"demo: kept its directory {root} (remove it with `rm -rf {root}`):",
+            f"  app.cfg:       {root}/app.cfg",
+            f"  job directory: {job_dir}",
+            f"  database:      {root}/state/eessi-bot.sqlite3",
+            *([f"  S3 data:       {root}/s3/data"] if weed_binary() is not None else []),
+            f"  its jobs:      eessi-bot jobs --config {root}/app.cfg"]
+    assert out.endswith("\ndemo: done\n" + "".join(line + "\n" for line in kept))
+    assert job_dir.startswith(f"{root}/jobs/") and (Path(job_dir) / "cfg" / "job.cfg").is_file()
+    jobs = subprocess.run([sys.executable, "-m", "eessi_bot", "jobs", "--config", f"{root}/app.cfg"],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert jobs.returncode == 0, jobs.stderr
+    assert re.search(r"^1 +finished +SUCCESS +example/software-layer#1 ", jobs.stdout, re.MULTILINE), jobs.stdout
 
 
 def test_try_on_a_local_branch(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ mirror, a job directory is prepared, the job is submitted held, released, runs t
 scripts, and its result is reported. When a SeaweedFS `weed` is there (`demo_s3.py`), a maintainer
 then adds the `bot:deploy` label and the deployer uploads the job's artefact and its metadata into a
 bucket of a private S3 server; the objects in the bucket are listed. Then `bot: status`. Progress and
-the comments the bot would post are printed. Everything lives in a temporary directory.
+the comments the bot would post are printed. Everything lives in a temporary directory, removed at the
+end unless `--keep` is given (its job directories, database and S3 data are then kept for a look).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import shutil
 import tempfile
 from importlib import resources
@@ -164,14 +167,46 @@ def deploy(local: LocalRun, server: DemoS3, out: TextIO) -> bool:
 
 
 def run(out: TextIO, keep: bool = False) -> int:
-    with tempfile.TemporaryDirectory(prefix="eessi-bot-demo-") as tmp:
-        root = Path(tmp)
+    """The demo in a directory of its own. Its last line says where that directory is (`keep`) or that
+    it was removed, so the job directory named in the job's comment is never left pointing nowhere."""
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(line_buffering=True)  # progress as it happens, into a pipe or a log too
+    root = Path(tempfile.mkdtemp(prefix="eessi-bot-demo-"))
+    try:
         server, note = start_s3(root)
         try:
             return run_with(root, server, note, out)
         finally:
             if server is not None:
                 server.stop()
+    finally:
+        out.write(kept(root) if keep else remove(root))
+
+
+def kept(root: Path) -> str:
+    """What `--keep` kept, for a look afterwards (the S3 server is stopped; its data stays)."""
+    jobs = sorted((root / "jobs").glob(f"*/{REPO}/pr_{PR_NUMBER}/[0-9]*"))
+    parts = [("app.cfg", root / "app.cfg"), *(("job directory", link) for link in jobs),
+             ("database", root / "state" / "eessi-bot.sqlite3"), ("S3 data", root / "s3" / "data")]
+    lines = "".join(f"  {label + ':':15}{path}\n" for label, path in parts if path.exists())
+    return (f"demo: kept its directory {root} (remove it with `rm -rf {root}`):\n{lines}"
+            f"  its jobs:      eessi-bot jobs --config {root / 'app.cfg'}\n")
+
+
+def remove(root: Path) -> str:
+    """Remove the demo's directory, read-only directories a job left included (links are not followed)."""
+    for directory, subdirectories, _ in os.walk(root):
+        for name in subdirectories:
+            path = Path(directory, name)
+            if not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.chmod(0o700)
+    what = "job directories, database, S3 data" if (root / "s3").exists() else "job directories, database"
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:
+        return f"demo: could not remove its directory {root} ({exc}); remove it by hand\n"
+    return f"demo: removed its directory {root} ({what}); `eessi-bot demo --keep` keeps it\n"
 
 
 def run_with(root: Path, server: Optional[DemoS3], s3_note: str, out: TextIO) -> int:

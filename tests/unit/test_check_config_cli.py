@@ -56,7 +56,8 @@ def test_example_passes(tmp_path: Path, env: None, capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize(("pattern", "new", "expected"), [
     (r"^app_id = 123456\n", "", "error: [github] app_id: is required but missing"),
-    (r'"cpu_zen2": \{', '"cpu_zen2": {{', "error: [architecturetargets] node_type_map = "),
+    (r'"cpu_zen2": \{', '"cpu_zen2": {{', "error: [architecturetargets] node_type_map: is not valid JSON: a name in "
+     "double quotes is expected here\n" + " " * 4 + '"cpu_zen2": {{\n' + " " * 17 + "^\n"),
     (r"^private_key = .*$", "private_key = /nonexistent/key.pem",
      "error: [github] private_key = '/nonexistent/key.pem': the file does not exist"),
     (r"^signing =$", 'signing = {"eessi.io-2023.06-software": {"key": "/nonexistent/sign.key"}}',

@@ -11,7 +11,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -22,6 +22,7 @@ from eessi_bot.adapters.slurm import template_problem
 from eessi_bot.adapters.ssh_signer import check_private_key
 from eessi_bot.core.config import Config, ConfigError, Problem, RepoDefinition, Severity, parse_config
 from eessi_bot.core.config.crosscheck import cross_check
+from eessi_bot.core.config.layout import Layout, locate
 from eessi_bot.core.config.parse import PLACEHOLDER_PATH
 from eessi_bot.core.config.problems import errors
 from eessi_bot.core.config.repos import parse_repos_cfg
@@ -49,11 +50,9 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
     env = os.environ if env is None else env
     cpu_count = (os.cpu_count() or 1) if cpu_count is None else cpu_count
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [Problem(Severity.ERROR, "", "", f"cannot read the configuration file: {exc.strerror}",
-                              file=file)]
+    text = _read_text(path)
+    if isinstance(text, Problem):
+        return None, [text]
     config, problems = parse_config(text, env, cpu_count)
     problems = [p.located(file) for p in problems]
     if config is None:
@@ -72,9 +71,38 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
     problems += _check_dirs(config, file)
     problems += _check_commands(config, file)
     problems += _check_sandbox(config, env.get("PATH") or os.defpath, file)
+    layout = Layout(text)
+    problems = [locate([p], layout)[0] if p.file == file else p for p in problems]
     if errors(problems):
         return None, problems
     return config, problems
+
+
+def _read_text(path: Path) -> Union[str, Problem]:
+    """The file's text, or the one problem that says why it cannot be read and what to do."""
+    def problem(reason: str, hint: str, line: Optional[int] = None) -> Problem:
+        return Problem(Severity.ERROR, "", "", f"cannot read the configuration file: {reason}", hint=hint,
+                       file=str(path), line=line)
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        return problem(exc.strerror or "No such file or directory",
+                       "copy app.cfg.example to app.cfg, or pass --config PATH")
+    except IsADirectoryError:
+        return problem("it is a directory", "pass --config PATH of the app.cfg file")
+    except PermissionError as exc:
+        return problem(exc.strerror or "Permission denied", "run the bot as the user that owns it, or make it "
+                       "readable by this user")
+    except OSError as exc:
+        return problem(exc.strerror or str(exc), "pass --config PATH of a readable app.cfg file")
+    if b"\0" in data:
+        return problem("it is a binary file, not an INI text file", "pass --config PATH of the app.cfg file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return problem(f"byte 0x{data[exc.start]:02x} is not UTF-8", "save the file as UTF-8: iconv -f latin1 -t utf-8",
+                       data.count(b"\n", 0, exc.start) + 1)
 
 
 def load_config_or_raise(path: Path, env: Optional[Mapping[str, str]] = None,
@@ -141,7 +169,7 @@ def _load_repos(config: Config, file: str) -> Tuple[Dict[str, RepoDefinition], L
             problems.append(Problem(Severity.WARNING, repo.repo_id, "config_bundle",
                                     f"{repo.config_bundle} is not in {config.repos_cfg_dir}",
                                     file=str(repos_cfg)))
-    return repos, problems
+    return repos, locate(problems, Layout(text))
 
 
 def _check_dirs(config: Config, file: str) -> List[Problem]:

@@ -61,6 +61,8 @@ def run(config_path: Path, out: TextIO) -> int:
     for problem in _sorted(problems):
         out.write(problem.render() + "\n")
     if config is None:
+        if all(not p.section and p.file == str(config_path) for p in problems):
+            return 1  # the file itself could not be read: its one line says what to do
         count = sum(1 for p in problems if p.severity is Severity.ERROR)
         out.write(f"{config_path}: {count} error(s); the bot cannot start with this configuration\n")
         return 1
@@ -71,5 +73,6 @@ def run(config_path: Path, out: TextIO) -> int:
 
 
 def _sorted(problems: List[Problem]) -> List[Problem]:
+    """Errors first, then warnings, then notes; each in file order (problems without a line first)."""
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
-    return sorted(problems, key=lambda p: order[p.severity])
+    return sorted(problems, key=lambda p: (order[p.severity], p.file or "", p.line or 0))

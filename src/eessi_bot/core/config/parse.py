@@ -15,6 +15,7 @@ from eessi_bot.core.config.defaults import (
     TEMPLATES,
     backend_defaults,
 )
+from eessi_bot.core.config.layout import Layout, locate
 from eessi_bot.core.config.model import (
     BotControl,
     BotSettings,
@@ -55,6 +56,11 @@ _SILENTLY_KNOWN = {
     ("download_pr_comments", "curl_failure"),
     ("download_pr_comments", "curl_tip"),
 }
+RETIRED_KEYS = {
+    ("new_job_comments", "awaits_lauch"):
+        "is not read: EESSI bot versions of April 2023 read this misspelling; the setting is awaits_launch",
+}
+"""Keys that old EESSI configurations hold and that look like typos of known ones: noted, never errors."""
 
 
 def parse_config(text: str, env: Mapping[str, str], cpu_count: int) -> Tuple[Optional[Config], List[Problem]]:
@@ -70,17 +76,38 @@ def parse_config(text: str, env: Mapping[str, str], cpu_count: int) -> Tuple[Opt
     try:
         parser.read_string(text)
     except configparser.Error as exc:
-        message = re.sub(r"\s+", " ", str(exc)).strip()
-        return None, [Problem(Severity.ERROR, "", "", f"is not a valid INI file: {message}")]
-    reader = Reader(parser, env)
+        return None, ini_problems(exc)
+    layout = Layout(text)
+    reader = Reader(parser, env, layout)
     for (section, key), hint in REMOVED_KEYS.items():
         if parser.has_option(section, key):
             reader.seen.add((section, key))
             reader.error(section, key, "is no longer supported", hint=hint)
-    reader.seen.update(_SILENTLY_KNOWN)
+    for (section, key), message in RETIRED_KEYS.items():
+        if parser.has_option(section, key):
+            reader.note(section, key, message)
+    reader.seen.update(_SILENTLY_KNOWN | set(RETIRED_KEYS))
     config = _build(reader, cpu_count)
-    reader.unknown_keys(KNOWN_SECTIONS)
-    return config, reader.problems
+    reader.unknown_keys(KNOWN_SECTIONS, set(REMOVED_KEYS) | _SILENTLY_KNOWN | set(RETIRED_KEYS))
+    return config, locate(reader.problems, layout)
+
+
+def ini_problems(exc: configparser.Error) -> List[Problem]:
+    """What configparser refused, at its line: one problem per line it could not read."""
+    def problem(message: str, line: Optional[int]) -> Problem:
+        return Problem(Severity.ERROR, "", "", f"is not a valid INI file: {message}", line=line)
+
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return [problem("a setting comes before the first [section] header", exc.lineno)]
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return [problem(f"[{exc.section}] {exc.option} is set a second time; keep one", exc.lineno)]
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return [problem(f"[{exc.section}] appears a second time; merge the two sections", exc.lineno)]
+    if isinstance(exc, configparser.ParsingError):
+        return [problem("this line is neither a [section], a 'key = value' nor an indented continuation of a value",
+                        line) for line, _text in exc.errors]
+    message = re.sub(r"\s+", " ", str(exc)).strip()
+    return [problem(message, None)]
 
 
 def _build(r: Reader, cpu_count: int) -> Config:

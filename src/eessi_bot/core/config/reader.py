@@ -10,8 +10,12 @@ import string
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Set, Tuple
 
+from eessi_bot.core.config.json_mistakes import explain
+from eessi_bot.core.config.layout import Layout
+from eessi_bot.core.config.logins import login_problems
 from eessi_bot.core.config.model import Permission
 from eessi_bot.core.config.problems import Problem, Severity
+from eessi_bot.core.config.typos import did_you_mean, near_misses
 
 _UNEXPANDED = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 
@@ -19,9 +23,11 @@ _UNEXPANDED = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 class Reader:
     """Reads `[section] key` values with a type, a default and a place to put problems."""
 
-    def __init__(self, parser: configparser.ConfigParser, env: Mapping[str, str]) -> None:
+    def __init__(self, parser: configparser.ConfigParser, env: Mapping[str, str],
+                 layout: Optional[Layout] = None) -> None:
         self.parser = parser
         self.env = env
+        self.layout = layout
         self.problems: list[Problem] = []
         self.seen: Set[Tuple[str, str]] = set()
 
@@ -137,9 +143,19 @@ class Reader:
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            self.error(section, key, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                       value, "use double quotes and no trailing commas")
+            self._json_error(section, key, value, exc)
             return None
+
+    def _json_error(self, section: str, key: str, value: str, exc: json.JSONDecodeError) -> None:
+        """The JSON mistake at its line and column of the file, with that line and a caret under it."""
+        mistake = explain(exc)
+        place = self.layout.value_position(section, key, value, mistake.line, mistake.column) if self.layout else None
+        if place is None:
+            self.error(section, key, f"is not valid JSON: {mistake.message} (line {mistake.line} column "
+                       f"{mistake.column} of the value)")
+            return
+        self.problems.append(Problem(Severity.ERROR, section, key, f"is not valid JSON: {mistake.message}",
+                                     line=place.number, column=place.start + 1, excerpt=place.text))
 
     def path(self, section: str, key: str, default: Optional[str] = None, required: bool = False,
              hint: Optional[str] = None) -> Optional[Path]:
@@ -182,7 +198,11 @@ class Reader:
         return re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))", repl, value)
 
     def permission(self, section: str, key: str, warn_empty: bool = True) -> Permission:
+        """A list of GitHub logins; entries that cannot be logins are errors (or warnings), see `logins`."""
         value = self.raw(section, key)
+        for mistake in login_problems(value or ""):
+            self.problem(Severity.ERROR if mistake.error else Severity.WARNING, section, key, mistake.message,
+                         value, mistake.hint or None)
         logins = frozenset((value or "").split())
         if "*" in logins:
             if len(logins) > 1:
@@ -223,14 +243,29 @@ class Reader:
                       + "; that information will not be shown", value)
         return value
 
-    def unknown_keys(self, known_sections: Sequence[str]) -> None:
-        """Note keys and sections this bot does not read: tolerated, but probably a typo."""
+    def unknown_keys(self, known_sections: Sequence[str], not_suggested: Set[Tuple[str, str]]) -> None:
+        """Keys and sections this bot does not read: a near miss of a known one (see `typos`) is an
+        error, since the setting meant would silently keep its default; anything else is noted and
+        ignored (sites keep settings of other tools in app.cfg). Keys in `not_suggested` (removed or
+        retired ones) are known but never offered as "did you mean"."""
         for section in self.parser.sections():
             if section not in known_sections:
-                self.note(section, "", "unknown section, ignored")
+                close = near_misses(section, known_sections)
+                if close:
+                    self.error(section, "", "unknown section; " + did_you_mean(close, brackets=True),
+                               hint="the settings in it are ignored as written")
+                else:
+                    self.note(section, "", "unknown section, ignored")
                 continue
+            known = {k for s, k in self.seen if s == section and (s, k) not in not_suggested}
             for key in self.parser.options(section):
-                if (section, key) not in self.seen and key not in self.parser.defaults():
+                if (section, key) in self.seen or key in self.parser.defaults():
+                    continue
+                close = near_misses(key, known)
+                if close:
+                    self.error(section, key, "unknown key; " + did_you_mean(close),
+                               hint="as written it is ignored and the setting meant keeps its default")
+                else:
                     self.note(section, key, "unknown key, ignored")
 
 

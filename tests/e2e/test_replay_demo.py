@@ -202,6 +202,23 @@ def test_demo_keep_leaves_its_directory(tmp_path: Path) -> None:
     assert re.search(r"^1 +finished +SUCCESS +example/software-layer#1 ", jobs.stdout, re.MULTILINE), jobs.stdout
 
 
+def test_demo_removes_read_only_trees_but_follows_no_link(tmp_path: Path) -> None:
+    """A job may leave read-only directories (a non-root user could not remove them as they are); a link
+    in the demo's directory to a directory elsewhere is removed, and what it points to is left as it was."""
+    root, outside = tmp_path / "eessi-bot-demo-x", tmp_path / "outside"
+    (root / "jobs" / "ro").mkdir(parents=True)
+    (root / "jobs" / "ro" / "file").write_text("x")
+    (root / "jobs" / "ro").chmod(0o555)
+    (root / "s3").mkdir()
+    outside.mkdir(mode=0o750)
+    (outside / "keep").write_text("x")
+    (root / "jobs" / "link").symlink_to(outside)
+    assert demo.remove(root) == (f"demo: removed its directory {root} (job directories, database, S3 data); "
+                                 "`eessi-bot demo --keep` keeps it\n")
+    assert not root.exists()
+    assert (outside / "keep").is_file() and outside.stat().st_mode & 0o777 == 0o750
+
+
 def test_try_on_a_local_branch(tmp_path: Path) -> None:
     """`eessi-bot try`: a branch of a checkout plays a PR; the comments are printed, nothing is posted."""
     from tests.fakes.upstream import make_upstream

@@ -91,7 +91,9 @@ def test_console_script_exit_codes(tmp_path: Path, env: None) -> None:
     missing = subprocess.run([sys.executable, "-m", "eessi_bot", "check-config", "--config",
                               str(tmp_path / "nope.cfg")], capture_output=True, text=True, check=False)
     assert missing.returncode == 1
-    assert "cannot read the configuration file" in missing.stdout
+    assert missing.stdout == ""
+    assert missing.stderr == (f"{tmp_path / 'nope.cfg'}: error: cannot read the configuration file: No such file or "
+                              "directory (copy app.cfg.example to app.cfg, or pass --config PATH)\n")
 
 
 @pytest.mark.parametrize(("make", "expected"), [

@@ -5,6 +5,7 @@ start: 1 with errors, 0 with warnings and notes only."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 from pathlib import Path
@@ -121,10 +122,12 @@ MISTAKES: List[Tuple[str, Dict[str, Any], Where, str, int]] = [
 ]
 
 
-def check_config(cfg: Path, capsys: pytest.CaptureFixture[str]) -> Tuple[int, str]:
+def check_config(cfg: Path, capsys: pytest.CaptureFixture[str], stderr: str = "") -> Tuple[int, str]:
+    """check-config's exit status and report; `stderr` is what it must print there (nothing, mostly)."""
     status = main(["check-config", "--config", str(cfg)])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
+    assert captured.err == stderr
     return status, captured.out
 
 
@@ -161,6 +164,11 @@ def _under_a_file(tmp_path: Path) -> Path:
     return tmp_path / "site" / "app.cfg"
 
 
+def _fifo(tmp_path: Path) -> Path:
+    os.mkfifo(tmp_path / "app.cfg")
+    return tmp_path / "app.cfg"
+
+
 def _binary(tmp_path: Path) -> Path:
     (tmp_path / "app.cfg").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     return tmp_path / "app.cfg"
@@ -172,40 +180,56 @@ def _latin1(tmp_path: Path) -> Path:
     return cfg
 
 
-def _text(text: str) -> Any:
-    def make(tmp_path: Path) -> Path:
-        (tmp_path / "app.cfg").write_text(text)
-        return tmp_path / "app.cfg"
-    return make
-
-
 # (id, how the file is made, the one line check-config prints)
 UNREADABLE = [
     ("missing", _missing, "{file}: error: cannot read the configuration file: No such file or directory (copy "
      "app.cfg.example to app.cfg, or pass --config PATH)"),
-    ("directory", _directory, "{file}: error: cannot read the configuration file: it is a directory (pass --config "
+    ("directory", _directory, "{file}: error: cannot read the configuration file: Is a directory (pass --config "
+     "PATH of the app.cfg file)"),
+    ("fifo", _fifo, "{file}: error: cannot read the configuration file: it is not a regular file (pass --config "
      "PATH of the app.cfg file)"),
     ("path-through-a-file", _under_a_file, "{file}: error: cannot read the configuration file: Not a directory "
      "(pass --config PATH of a readable app.cfg file)"),
-    ("binary", _binary, "{file}: error: cannot read the configuration file: it is a binary file, not an INI text "
-     "file (pass --config PATH of the app.cfg file)"),
-    ("latin-1", _latin1, "{file}:3: error: cannot read the configuration file: byte 0xe9 is not UTF-8 (save the "
-     "file as UTF-8: iconv -f latin1 -t utf-8)"),
-    ("key-before-section", _text("app_id = 1\n[github]\n"), "{file}:1: error: is not a valid INI file: a setting "
-     "comes before the first [section] header"),
-    ("key-twice", _text("[github]\napp_id = 1\n\napp_id = 2\n"), "{file}:4: error: is not a valid INI file: [github] "
-     "app_id is set a second time; keep one"),
-    ("section-twice", _text("[github]\n[bot]\n[github]\n"), "{file}:3: error: is not a valid INI file: [github] "
-     "appears a second time; merge the two sections"),
+    ("binary", _binary, "{file}: error: cannot read the configuration file: it is not UTF-8 text but a binary file "
+     "(pass --config PATH of the app.cfg file)"),
+    ("latin-1", _latin1, "{file}:3: error: cannot read the configuration file: it is not UTF-8 text: it holds byte "
+     "0xe9 (save the file as UTF-8: iconv -f latin1 -t utf-8)"),
 ]
 
 
 @pytest.mark.parametrize(("make", "expected"), [u[1:] for u in UNREADABLE], ids=[u[0] for u in UNREADABLE])
 def test_unreadable_file_is_one_plain_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any,
                                            expected: str) -> None:
+    """Not a report (stdout stays empty) but one line on stderr that says what to do."""
     cfg = make(tmp_path)
+    code, out = check_config(cfg, capsys, stderr=expected.format(file=cfg) + "\n")
+    assert out == ""
+    assert code == 1
+
+
+NOT_INI = [
+    ("key-before-section", "app_id = 1\n[github]\n", "{file}:1: error: is not a valid INI file: a setting comes "
+     "before the first [section] header"),
+    ("key-twice", "[github]\napp_id = 1\n\napp_id = 2\n", "{file}:4: error: is not a valid INI file: [github] app_id "
+     "is set a second time; keep one"),
+    ("section-twice", "[github]\n[bot]\n[github]\n", "{file}:3: error: is not a valid INI file: [github] appears a "
+     "second time; merge the two sections"),
+    ("stray-lines", "[github]\napp_id = 1\nnot a setting\n[bot]\nnor this\n", "{file}:3: error: is not a valid INI "
+     "file: this line is neither a [section], a 'key = value' nor an indented continuation of a value\n{file}:5: "
+     "error: is not a valid INI file: this line is neither a [section], a 'key = value' nor an indented continuation "
+     "of a value"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [n[1:] for n in NOT_INI], ids=[n[0] for n in NOT_INI])
+def test_text_that_is_not_ini_is_named_by_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                               expected: str) -> None:
+    cfg = tmp_path / "app.cfg"
+    cfg.write_text(text)
     code, out = check_config(cfg, capsys)
-    assert out == expected.format(file=cfg) + "\n"
+    count = expected.count("\n") + 1
+    summary = f"{cfg}: {count} error(s); the bot cannot start with this configuration"
+    assert out == expected.format(file=cfg) + "\n" + summary + "\n"
     assert code == 1
 
 

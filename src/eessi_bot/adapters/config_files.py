@@ -38,6 +38,9 @@ _USERNS_HINT = ("bwrap needs unprivileged user namespaces (sysctl user.max_user_
                 "kernel.unprivileged_userns_clone = 1; Ubuntu 24.04: an AppArmor profile that allows bwrap) "
                 "or a setuid-root bwrap; or set job_sandbox = none")
 
+UNREADABLE = "cannot read the configuration file"
+"""How the one problem of a configuration file that could not be read begins."""
+
 _NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "beegfs", "fuse.sshfs", "ceph", "panfs"}
 
 
@@ -79,30 +82,34 @@ def load_config(path: Path, env: Optional[Mapping[str, str]] = None,
 
 
 def _read_text(path: Path) -> Union[str, Problem]:
-    """The file's text, or the one problem that says why it cannot be read and what to do."""
-    def problem(reason: str, hint: str, line: Optional[int] = None) -> Problem:
-        return Problem(Severity.ERROR, "", "", f"cannot read the configuration file: {reason}", hint=hint,
-                       file=str(path), line=line)
+    """The file's text, or the one problem that says why it cannot be read and what to do. A FIFO or a
+    device is refused before it is opened (reading it could wait forever)."""
+    def problem(reason: str, hint: str = "pass --config PATH of the app.cfg file",
+                line: Optional[int] = None) -> Problem:
+        return Problem(Severity.ERROR, "", "", f"{UNREADABLE}: {reason}", hint=hint, file=str(path), line=line)
 
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            return problem("Is a directory")
+        if not stat.S_ISREG(mode):
+            return problem("it is not a regular file")
         data = path.read_bytes()
     except FileNotFoundError as exc:
         return problem(exc.strerror or "No such file or directory",
                        "copy app.cfg.example to app.cfg, or pass --config PATH")
-    except IsADirectoryError:
-        return problem("it is a directory", "pass --config PATH of the app.cfg file")
     except PermissionError as exc:
-        return problem(exc.strerror or "Permission denied", "run the bot as the user that owns it, or make it "
-                       "readable by this user")
+        return problem(exc.strerror or "Permission denied",
+                       "run the bot as the user that owns the file, or make it readable by this user")
     except OSError as exc:
         return problem(exc.strerror or str(exc), "pass --config PATH of a readable app.cfg file")
     if b"\0" in data:
-        return problem("it is a binary file, not an INI text file", "pass --config PATH of the app.cfg file")
+        return problem("it is not UTF-8 text but a binary file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return problem(f"byte 0x{data[exc.start]:02x} is not UTF-8", "save the file as UTF-8: iconv -f latin1 -t utf-8",
-                       data.count(b"\n", 0, exc.start) + 1)
+        return problem(f"it is not UTF-8 text: it holds byte 0x{data[exc.start]:02x}",
+                       "save the file as UTF-8: iconv -f latin1 -t utf-8", data.count(b"\n", 0, exc.start) + 1)
 
 
 def load_config_or_raise(path: Path, env: Optional[Mapping[str, str]] = None,

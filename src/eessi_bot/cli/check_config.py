@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import List, Sequence, TextIO
+from typing import List, Optional, Sequence, TextIO
 
-from eessi_bot.adapters.config_files import load_config
+from eessi_bot.adapters.config_files import UNREADABLE, load_config
 from eessi_bot.adapters.local_jobs import time_limit_seconds
 from eessi_bot.core.config import Config, Problem, Severity
 from eessi_bot.core.job_env import FIXED
@@ -56,13 +57,16 @@ def _time_limit(options: Sequence[str]) -> str:
     return f"time limit {days}-{text}" if days else f"time limit {text}"
 
 
-def run(config_path: Path, out: TextIO) -> int:
+def run(config_path: Path, out: TextIO, err: Optional[TextIO] = None) -> int:
+    """The report on stdout; exit 1 when the bot cannot start. A file that cannot be read at all gets its
+    one line on stderr instead of a report."""
     config, problems = load_config(config_path)
+    if config is None and len(problems) == 1 and problems[0].message.startswith(UNREADABLE):
+        (err or sys.stderr).write(problems[0].render() + "\n")
+        return 1
     for problem in _sorted(problems):
         out.write(problem.render() + "\n")
     if config is None:
-        if all(not p.section and p.file == str(config_path) for p in problems):
-            return 1  # the file itself could not be read: its one line says what to do
         count = sum(1 for p in problems if p.severity is Severity.ERROR)
         out.write(f"{config_path}: {count} error(s); the bot cannot start with this configuration\n")
         return 1

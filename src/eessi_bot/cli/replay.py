@@ -14,6 +14,7 @@ import dataclasses
 import json
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -23,6 +24,8 @@ from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
 from eessi_bot.adapters.memory_github import MemoryGitHub, Write
 from eessi_bot.adapters.system_clock import SystemClock
+from eessi_bot.cli.errors import CliError
+from eessi_bot.cli.input_files import read_json
 from eessi_bot.cli.runtime import DataDirLock, Runtime
 from eessi_bot.core.config import Config
 from eessi_bot.core.webhook import Delivery, DeliveryError, parse_delivery, sign
@@ -31,9 +34,10 @@ from eessi_bot.ports.github import GitHub
 
 def read_delivery(path: Path, event: Optional[str]) -> Tuple[str, Dict[str, Any]]:
     """(event name, payload) from a delivery file; raises DeliveryError when it cannot tell."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path, "delivery file")
     if not isinstance(data, dict):
-        raise DeliveryError(f"{path} does not hold a JSON object")
+        raise DeliveryError(f"{path} does not hold a JSON object (a delivery is {{\"headers\": ..., "
+                            "\"payload\": ...} or a bare payload)")
     payload = data.get("payload", data.get("body"))
     if isinstance(payload, dict):
         headers = {str(k).lower(): str(v) for k, v in (data.get("headers") or {}).items()}
@@ -99,6 +103,9 @@ def _report(runtime: Runtime, delivery: Delivery, out: TextIO) -> None:
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str], secret: str, out: TextIO) -> int:
+    """POST the signed delivery; the bot's answer is printed (status 1 when it refused it)."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
+        raise CliError(f"--url {url}: give the bot's address as http://HOST:PORT/ (e.g. http://127.0.0.1:3000/)")
     request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
         **headers, "x-hub-signature-256": sign(secret, body), "content-type": "application/json"})
     try:
@@ -108,6 +115,10 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], secret: str, out: T
     except urllib.error.HTTPError as exc:
         out.write(f"{exc.code} {exc.read().decode('utf-8', 'replace')}\n")
         return 1
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CliError(f"no bot answers at {url} ({getattr(reason, 'strerror', None) or reason}): is "
+                       "'eessi-bot serve' running there?") from None
 
 
 class _DryRun(MemoryGitHub):

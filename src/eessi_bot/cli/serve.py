@@ -10,14 +10,14 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import List, Optional, Union
+from typing import Callable, List, Optional
 
-from flask import Flask
-from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+from waitress.server import create_server
 
 from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
@@ -38,8 +38,12 @@ LOCKS = {"serve": ("event-handler", "job-manager"), "event-handler": ("event-han
          "job-manager": ("job-manager",)}
 
 
-def _start(config_path: Path, role: str) -> tuple[Config, Runtime, List[DataDirLock]]:
+def _start(config_path: Path, role: str, before: Callable[[], None] = lambda: None,
+           ) -> tuple[Config, Runtime, List[DataDirLock]]:
+    """Configuration, logging, the data_dir locks and the runtime; `before` runs once the configuration
+    is known to be usable and before anything is logged or locked (serve binds its port there)."""
     config, problems = load_config_or_raise(config_path)
+    before()
     log_path = config.job_manager.log_path if role == "job-manager" else config.bot.event_handler_log
     setup_logging(config.bot.log_format, log_path)
     for problem in problems:
@@ -63,19 +67,17 @@ def _stop_on_signals() -> None:
 
 def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     """`serve` or `event-handler`: webhooks in, work done by threads of this process."""
-    config, runtime, locks = _start(config_path, role)
+    sockets: List[socket.socket] = []
+    config, runtime, locks = _start(config_path, role, lambda: sockets.append(_bind(host, port)))
     app = create_app(config.github.webhook_secret, runtime.store, runtime.clock, runtime.metrics,
                      runtime.deliveries_waiting)
-    try:
-        server = _listen(app, host, port)
-    except CliError:
-        _shut_down(runtime, locks)
-        raise
+    server = create_server(app, sockets=sockets, threads=HTTP_THREADS, ident="eessi-bot",
+                           max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
     _stop_on_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
     runtime.start(intake=True, manager=role == "serve")
     log.info("instance %s (%s) listening on http://%s:%s/ (data in %s)", config.instance, role, host,
-             server.effective_port, config.bot.data_dir)
+             sockets[0].getsockname()[1], config.bot.data_dir)
     try:
         server.run()
     except SystemExit:
@@ -86,22 +88,26 @@ def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     return 0
 
 
-def _listen(app: Flask, host: str, port: int) -> Union[BaseWSGIServer, MultiSocketServer]:
-    """The HTTP server bound to host:port; CliError saying what to do when that address cannot be had."""
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, before anything else starts; CliError saying what to do when
+    that address cannot be had (a port in use, a privileged port, an address of another machine)."""
     try:
-        return create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="eessi-bot",
-                             max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise CliError(f"--host {host}: not a name or address this machine can resolve ({exc.strerror})") from None
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise CliError(f"port {port} on {host} is in use (another eessi-bot or another service): stop it or "
-                           "choose another --port") from exc
+                           "choose another --port") from None
         if exc.errno == errno.EACCES:
             raise CliError(f"no permission to listen on port {port} (ports below 1024 need root): choose --port "
-                           "1024 or above and let a reverse proxy forward to it") from exc
+                           "1024 or above and let a reverse proxy forward to it") from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise CliError(f"{host} is not an address of this machine: pass --host 127.0.0.1 (behind a reverse "
-                           "proxy) or an address this machine has") from exc
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+                           "proxy) or an address this machine has") from None
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def run_job_manager(config_path: Path) -> int:

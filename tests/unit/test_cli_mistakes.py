@@ -42,6 +42,9 @@ def invoke(argv: List[str], capsys: pytest.CaptureFixture[str]) -> Tuple[int, st
 def places(tmp_path: Path) -> Iterator[Dict[str, str]]:
     """Files and ports of every wrong kind, by the names the table uses."""
     cfg = write_site(tmp_path / "site")
+    garbage = write_site(tmp_path / "garbage")
+    (tmp_path / "garbage" / "state").mkdir()
+    (tmp_path / "garbage" / "state" / "eessi-bot.sqlite3").write_bytes(b"not a database " * 100)
     (tmp_path / "a-dir").mkdir()
     (tmp_path / "binary").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
     os.mkfifo(tmp_path / "fifo")
@@ -56,11 +59,12 @@ def places(tmp_path: Path) -> Iterator[Dict[str, str]]:
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    yield {"@cfg": str(cfg), "@site": str(tmp_path / "site"), "@missing": str(tmp_path / "nope.json"),
+    yield {"@cfg": str(cfg), "@site": str(tmp_path / "site"), "@garbage": str(garbage), "@missing": str(tmp_path / "nope.json"),
            "@dir": str(tmp_path / "a-dir"), "@binary": str(tmp_path / "binary"), "@fifo": str(tmp_path / "fifo"),
            "@notjson": str(tmp_path / "notjson"), "@truncated": str(tmp_path / "truncated"),
            "@array": str(tmp_path / "array.json"), "@bare": str(tmp_path / "bare.json"),
-           "@busy": str(busy.getsockname()[1]), "@closed": str(closed_port)}
+           "@busy": str(busy.getsockname()[1]),
+           "@db": str(tmp_path / "garbage" / "state" / "eessi-bot.sqlite3"), "@closed": str(closed_port)}
     busy.close()
 
 
@@ -97,6 +101,9 @@ MISTAKES = [
             "eessi-bot serve: @dir: error: cannot read the configuration file: Is a directory"),
     Mistake("serve-already-running", ["serve", "-c", "@cfg", "--port", "0"], 2,
             "eessi-bot serve: another eessi-bot process (pid @pid) uses @site/state; stop it first"),
+    Mistake("serve-not-a-database", ["serve", "-c", "@garbage", "--port", "0"], 2,
+            "eessi-bot serve: cannot use the database @db: file is not a database (is [bot] data_dir this "
+            "bot's directory?)"),
     Mistake("job-manager-missing-config", ["job-manager", "-c", "@missing"], 2,
             "eessi-bot job-manager: @missing: error: cannot read the configuration file: No such file or "
             "directory"),
@@ -146,6 +153,11 @@ MISTAKES = [
             "configuration ([bot] data_dir)?"),
     Mistake("cleanup-missing-config", ["cleanup", "--pr", "1", "-c", "@missing"], 2,
             "eessi-bot cleanup: @missing: error: cannot read the configuration file: No such file or directory"),
+    Mistake("jobs-not-a-database", ["jobs", "-c", "@garbage"], 2,
+            "eessi-bot jobs: cannot read the database @db: file is not a database"),
+    Mistake("adopt-not-a-database", ["adopt", "-c", "@garbage", "--dry-run"], 2,
+            "eessi-bot adopt: cannot use the database @db: file is not a database (is [bot] data_dir this "
+            "bot's directory?)"),
     Mistake("adopt-missing-config", ["adopt", "-c", "@missing", "--dry-run"], 2,
             "eessi-bot adopt: @missing: error: cannot read the configuration file: No such file or directory"),
     # -- check-config reports instead of stopping (status 1: the configuration has errors) ----------------

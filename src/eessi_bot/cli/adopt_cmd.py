@@ -11,8 +11,8 @@ from typing import TextIO
 
 from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
-from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.adapters.system_clock import SystemClock
+from eessi_bot.cli.runtime import open_store
 from eessi_bot.jobs.adopt import Adopter
 
 
@@ -20,7 +20,7 @@ def run(config_path: Path, dry_run: bool, out: TextIO) -> int:
     config, _ = load_config_or_raise(config_path)
     clock = SystemClock()
     github = GitHubApp(config.github, config.github.private_key.read_text(encoding="utf-8"), clock)
-    store = SqliteStore.in_dir(config.bot.data_dir)
+    store = open_store(config.bot.data_dir)
     try:
         report = Adopter(config, store, github, clock).adopt(dry_run=dry_run)
     finally:

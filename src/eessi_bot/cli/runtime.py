@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 from typing import IO, Callable, List, Mapping, Optional
@@ -16,8 +17,10 @@ from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
 from eessi_bot.adapters.process import ProcessRunner
 from eessi_bot.adapters.s3 import S3ObjectStore
 from eessi_bot.adapters.slurm import SlurmScheduler
+from eessi_bot.adapters.sqlite.db import DB_NAME
 from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.adapters.ssh_signer import SshSigner
+from eessi_bot.cli.errors import CliError
 from eessi_bot.commands import default_registry
 from eessi_bot.core.config import Config
 from eessi_bot.core.deploy.metadata import Uploader
@@ -44,6 +47,16 @@ from eessi_bot.service.outbox_sender import OutboxSender
 from eessi_bot.service.workers import DeliveryProcessor, WorkerPool
 
 log = logging.getLogger(__name__)
+
+
+def open_store(data_dir: Path) -> SqliteStore:
+    """The bot's database in `data_dir`, made or migrated; CliError when the file there is not one this
+    version can use (another program's file, a newer eessi-bot's schema)."""
+    try:
+        return SqliteStore.in_dir(data_dir)
+    except (sqlite3.DatabaseError, RuntimeError) as exc:
+        raise CliError(f"cannot use the database {data_dir / DB_NAME}: {exc} (is [bot] data_dir this bot's "
+                       "directory?)") from exc
 
 
 class AlreadyRunning(RuntimeError):
@@ -135,7 +148,7 @@ class Runtime:
                  scheduler: Optional[Scheduler] = None, objects: Optional[ObjectStore] = None) -> None:
         self.config = config
         self.clock = clock
-        self.store = store or SqliteStore.in_dir(config.bot.data_dir)
+        self.store = store or open_store(config.bot.data_dir)
         self.db = self.store.db
         self.inbox = self.store.inbox
         self.outbox = self.store.outbox

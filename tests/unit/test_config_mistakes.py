@@ -99,9 +99,9 @@ MISTAKES: List[Tuple[str, Dict[str, Any], Where, str, int]] = [
      "{file}:{line}: error: [submitted_job_comments] initial_comment: is no longer supported (was replaced in EESSI "
      "bot v0.9.0 by new_job_instance_repo, build_on_arch, build_for_arch and jobdir (all have defaults, so simply "
      "remove it))", 1),
-    ("json-missing-comma", nodes('"x86_64/amd/zen2",', '"x86_64/amd/zen2"'), ('"-p zen2"', '"slurm_params"'),
-     "{file}:{line}:{col}: error: [architecturetargets] node_type_map: is not valid JSON: a comma is missing before "
-     "this\n    \"slurm_params\": \"-p zen2\",\n    ^", 1),
+    ("json-missing-comma", nodes('"x86_64/amd/zen2",', '"x86_64/amd/zen2"'), ('amd/zen2"', "\n"),
+     "{file}:{line}:{col}: error: [architecturetargets] node_type_map: is not valid JSON: a comma is missing here"
+     "\n    \"cpu_subdir\": \"x86_64/amd/zen2\"\n" + " " * 35 + "^", 1),
     ("json-trailing-comma", nodes('software"]\n    }\n}', 'software"],\n    }\n}'), ('software"],', ","),
      "{file}:{line}:{col}: error: [architecturetargets] node_type_map: is not valid JSON: a comma before `}}`: JSON "
      "allows no trailing comma\n    \"repo_targets\": [\"eessi.io-2023.06-software\"],\n"
@@ -132,8 +132,9 @@ def check_config(cfg: Path, capsys: pytest.CaptureFixture[str], stderr: str = ""
 
 
 def place(cfg: Path, where: Where) -> Tuple[int, int]:
-    """The 1-based line holding where[0] and the 1-based column of where[1] in it (0: no column)."""
-    lines = cfg.read_text().splitlines()
+    """The 1-based line holding where[0] and the 1-based column of where[1] in it ("\\n": just after the
+    line's end; 0: no column)."""
+    lines = cfg.read_text().splitlines(keepends=True)
     line = next(number for number, text in enumerate(lines, 1) if where[0] in text)
     return line, (lines[line - 1].index(where[1]) + 1 if where[1] is not None else 0)
 

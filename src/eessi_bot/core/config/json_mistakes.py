@@ -52,7 +52,8 @@ def _classify(msg: str, doc: str, pos: int) -> Tuple[str, int]:
     if msg.startswith("Expecting ',' delimiter"):
         if char in "]}":
             return f"`{char}` does not match the bracket it closes", pos
-        return "a comma is missing before this", pos
+        previous = _previous_visible(doc, pos)
+        return "a comma is missing here", pos if previous is None else previous + 1
     if msg.startswith("Expecting ':' delimiter"):
         if char == "=":
             return "write `:` between a name and its value, not `=`", pos

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, List
+
 import pytest
 
 from eessi_bot.core.effects import Effects, marker
@@ -10,7 +12,7 @@ from eessi_bot.ports.github import NotFound, RateLimited, Rejected, Transient
 from eessi_bot.ports.store import Store
 from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.identity import Identity
-from eessi_bot.service.outbox_sender import MAX_ATTEMPTS, OutboxSender
+from eessi_bot.service.outbox_sender import FRESH_JOB_SETTLE, MAX_ATTEMPTS, OutboxSender
 from tests.fakes.clock import FakeClock
 from tests.fakes.github_port import FlakyGitHub
 
@@ -211,3 +213,96 @@ def test_not_found_reaction_target_is_given_up(setup: Setup) -> None:
     setup.put(effects)
     setup.sender.send_due()
     assert setup.outbox.counts()["failed"] == 1
+
+
+# -- a fresh job comment waits for the job manager's first look (issue 15) -----------------------------
+
+JOB_KEY = "job:d1:3:cpu_zen2:eessi.io-2023.06-software"
+
+
+@pytest.mark.parametrize(("key", "settle", "first_calls"), [
+    (JOB_KEY, FRESH_JOB_SETTLE, []),
+    ("jobs:d1:3", FRESH_JOB_SETTLE, []),
+    ("response:org/repo:77", FRESH_JOB_SETTLE, ["create"]),
+    (JOB_KEY, 0.0, ["create"]),
+], ids=["job-comment-settles", "summary-settles", "answer-never-waits", "send-due-alone-sends-at-once"])
+def test_a_fresh_job_comment_waits_at_most_the_settle_time(setup: Setup, key: str, settle: float,
+                                                           first_calls: list) -> None:
+    setup.sender.settle = settle
+    setup.comment(key, "submitted")
+    setup.sender.send_due()
+    assert setup.github.calls == first_calls
+    setup.clock.advance(FRESH_JOB_SETTLE - 0.1)
+    setup.sender.send_due()
+    assert setup.github.calls == first_calls
+    setup.clock.advance(0.1)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create"]
+    assert setup.bodies() == ["submitted"]
+
+
+def test_a_newer_state_ends_the_wait_and_the_comment_is_created_with_it(setup: Setup) -> None:
+    """The job manager's release stores a new body: it goes out at once, as the comment's first version."""
+    setup.sender.settle = FRESH_JOB_SETTLE
+    setup.comment(JOB_KEY, "submitted")
+    assert setup.sender.send_due() == pytest.approx(FRESH_JOB_SETTLE)
+    setup.clock.advance(0.5)
+    setup.comment(JOB_KEY, "submitted, released")
+    setup.sender.send_due()
+    assert setup.github.calls == ["create"]
+    assert setup.bodies() == ["submitted, released"]
+    setup.clock.advance(FRESH_JOB_SETTLE)
+    setup.sender.send_due()
+    assert setup.github.calls == ["create"], "created once"
+    setup.comment(JOB_KEY, "submitted, released, running")
+    setup.sender.send_due()
+    assert setup.github.calls == ["create", "edit"], "a made comment's edits never wait"
+
+
+def test_the_reaction_and_the_answer_go_out_while_job_comments_wait(setup: Setup) -> None:
+    setup.sender.settle = FRESH_JOB_SETTLE
+    for number in range(3):
+        setup.comment(f"job:d1:3:node{number}:repo", "submitted", issue=1)
+    effects = Effects()
+    effects.reaction("reaction:org/repo:77", REPO, 77, "eyes")
+    effects.comment("response:org/repo:77", REPO, 1, "submitted 3 jobs")
+    setup.put(effects)
+    setup.sender.send_due()
+    assert setup.github.calls == ["react", "create"]
+    assert setup.bodies() == ["submitted 3 jobs"]
+    assert setup.outbox.counts() == {"pending": 3, "failed": 0, "sent": 2}
+
+
+def _made_then_changed(setup: Setup) -> None:
+    setup.comment(JOB_KEY, "submitted")
+    setup.sender.send_due()
+    setup.sender.settle = FRESH_JOB_SETTLE
+    setup.comment(JOB_KEY, "submitted, released")
+
+
+def _changed_before_the_first_look(setup: Setup) -> None:
+    setup.sender.settle = FRESH_JOB_SETTLE
+    setup.comment(JOB_KEY, "submitted")
+    setup.comment(JOB_KEY, "submitted, released")
+
+
+def _uncertain_post(setup: Setup) -> None:
+    setup.github.fail("create", Transient("timeout"), after_effect=True)
+    setup.comment(JOB_KEY, "submitted, released")
+    setup.sender.send_due()
+    setup.sender.settle = FRESH_JOB_SETTLE
+    setup.clock.advance(5)
+
+
+@pytest.mark.parametrize(("before", "calls"), [
+    (_made_then_changed, ["create", "edit"]),
+    (_changed_before_the_first_look, ["create"]),
+    (_uncertain_post, ["create", "list"]),
+], ids=["made-then-changed", "newer-state-at-the-first-look", "uncertain-post-looked-for"])
+def test_what_goes_out_at_once(setup: Setup, before: Callable[[Setup], None], calls: List[str]) -> None:
+    """Only the build's first body of a comment never sent waits: a comment made (or maybe made, by a POST
+    whose answer was lost) or one whose job the manager has already moved on goes out now."""
+    before(setup)
+    setup.sender.send_due()
+    assert setup.github.calls == calls
+    assert setup.bodies() == ["submitted, released"]

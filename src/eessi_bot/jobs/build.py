@@ -37,7 +37,7 @@ from eessi_bot.core.jobs import BuildPin, Job, JobState
 from eessi_bot.core.markdown import fenced
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs import paths
-from eessi_bot.jobs.comments import JobComments
+from eessi_bot.jobs.comments import JOB_PREFIX, SUMMARY_PREFIX, JobComments
 from eessi_bot.jobs.environment import job_environment
 from eessi_bot.jobs.files import clear, point, write_new
 from eessi_bot.ports.clock import Clock
@@ -120,8 +120,8 @@ class BuildService:
         existing = self.store.jobs.get(key)
         if existing is not None:
             return existing
-        comment_key = (f"jobs:{build_key}" if self.config.buildenv.job_comment_mode == "summary"
-                       else f"job:{key}")
+        comment_key = (f"{SUMMARY_PREFIX}{build_key}" if self.config.buildenv.job_comment_mode == "summary"
+                       else f"{JOB_PREFIX}{key}")
         return Job(key=key, build_key=build_key, repo=request.repo, pr_number=request.number,
                    node_type=target.node.name, repo_id=target.repo_id, software_subdir=target.software_subdir,
                    accelerator=target.accelerator, on_arch=target.on_arch, on_accelerator=target.on_accelerator,

@@ -11,7 +11,15 @@ from eessi_bot.core.job_comment import render_job_comment, render_summary
 from eessi_bot.core.jobs import Job
 from eessi_bot.ports.store import Store, Transaction
 
+JOB_PREFIX = "job:"
 SUMMARY_PREFIX = "jobs:"
+"""Outbox keys of job comments: one per job (`job:<job key>`) or one per command (`jobs:<build key>`)."""
+
+
+def is_job_comment(key: str) -> bool:
+    """Whether an outbox key is a job's comment (the outbox sender lets a fresh one wait for the job
+    manager's first look, see `service/outbox_sender.py`)."""
+    return key.startswith((JOB_PREFIX, SUMMARY_PREFIX))
 
 
 class JobComments:

@@ -2,16 +2,25 @@
 
 A POST whose outcome is unknown (timeout, 5xx, crash) leaves the row `in_flight`; before posting
 again the sender looks for the comment's hidden marker among the PR's comments.
+
+A job's comment is created with the newest state known when the write goes out: in the serving loop
+(`run`) the build's first body of a job comment waits up to FRESH_JOB_SETTLE seconds for the job
+manager's first look, which the build wakes right after its last submission. That look stores the
+`released` row as a new body, which makes the comment due at once (a newer body always does), so the
+comment is made with both rows instead of being made and edited a moment later (issue 15: 3 writes per
+job, not 4). Nothing else waits: reactions, answers and edits of comments that exist go out at once.
+`send_due` alone (replay, demo, try, tests: their callers run the manager themselves) never waits.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional
+from typing import Dict, Optional
 
 from eessi_bot.core.effects import marker
 from eessi_bot.core.pacing import Pacer
+from eessi_bot.jobs.comments import is_job_comment
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import Comment, GitHub, GitHubError, NotFound, RateLimited, Rejected
 from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem, OutboxStore
@@ -23,6 +32,12 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 """Unexpected errors (bugs) are given up after this many attempts; GitHub's own failures never are."""
 MAX_BACKOFF = 300.0
+FRESH_JOB_SETTLE = 5.0
+"""Seconds a fresh job comment may wait for the job manager's first look (ends as soon as it stored a
+newer body). Longer than a command's remaining submissions and one manager cycle take on a busy login
+node; short enough that nobody misses the comment. Where the manager runs elsewhere (`eessi-bot
+job-manager`, no wake-up across processes) or a held local job waits for a free slot, the comment is made
+with its `submitted` row after this wait."""
 
 
 def backoff(attempts: int) -> float:
@@ -40,8 +55,13 @@ class OutboxSender:
         self.pacer = pacer or Pacer()
         self._paused_until = 0.0
         """GitHub said to wait (rate limit): no write at all goes out before this time."""
+        self.settle = 0.0
+        """Seconds a fresh job comment waits (`run` sets FRESH_JOB_SETTLE; 0: `send_due` sends it now)."""
+        self._settling: Dict[str, float] = {}
+        """Job comments held back, until when (in memory: after a restart one waits once more)."""
 
-    def run(self, stop: threading.Event, idle: float = 1.0) -> None:
+    def run(self, stop: threading.Event, idle: float = 1.0, settle: float = FRESH_JOB_SETTLE) -> None:
+        self.settle = settle
         while not stop.is_set():
             try:
                 wait = self.send_due()
@@ -120,6 +140,8 @@ class OutboxSender:
                     self.outbox.record_done(item.key, item.version, self.clock.now())
                     return
                 result_id = found.id
+        if result_id is None and self._settles(item):
+            return
         if result_id is None:
             self.outbox.mark_in_flight(item.key, self.clock.now())
             self._write()
@@ -131,6 +153,21 @@ class OutboxSender:
         self.github.edit_comment(item.repo, result_id, item.body)
         olog.info("outbox %s: edited comment %s", item.key, result_id)
         self.outbox.record_done(item.key, item.version, self.clock.now())
+
+    def _settles(self, item: OutboxItem) -> bool:
+        """Hold back the build's first body (version 1) of a job comment never sent, up to `settle`
+        seconds from the first look; True if it waits. The wait is stored as the row's next attempt,
+        so other writes go out meanwhile; a newer body makes the row due at once and is sent."""
+        until = self._settling.pop(item.key, None)
+        if self.settle <= 0 or item.version != 1 or item.in_flight or not is_job_comment(item.key):
+            return False
+        now = self.clock.now()
+        until = now + self.settle if until is None else until
+        if now >= until:
+            return False
+        self._settling[item.key] = until
+        self.outbox.record_retry(item.key, "waiting for the job manager's first look", until, now, refused=True)
+        return True
 
     def _find_posted(self, item: OutboxItem) -> Optional[Comment]:
         assert item.issue_number is not None

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import configparser
+import json
 import time
+import uuid
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 
+from eessi_bot.adapters.system_clock import SystemClock
+from eessi_bot.cli.runtime import Runtime
+from eessi_bot.core.jobs import Job, JobState
+from eessi_bot.core.webhook import parse_delivery
+from eessi_bot.ports.github import PullRequest
 from eessi_bot.ports.scheduler import SchedulerUnavailable
 from tests.fakes.pipeline import PR, REPO, Pipeline
-from tests.fakes.upstream import Upstream, make_upstream
+from tests.fakes.upstream import BUILD_SH, Upstream, make_upstream
+from tests.fakes.webhooks import encode, pr_comment_payload
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -272,3 +281,85 @@ def test_links_in_the_pr_do_not_make_the_bot_write_elsewhere(tmp_path: Path) -> 
     assert not (job_dir / f"{PR}.diff").is_symlink() and not (job_dir / "cfg" / "job.cfg").is_symlink()
     assert "[architecture]" in (job_dir / "cfg" / "job.cfg").read_text()
     bot.close()
+
+
+# -- GitHub requests of one build, command to all results (issue 15) ---------------------------------------
+
+def serving_bot(root: Path, jobs: int) -> Tuple[Pipeline, Upstream]:
+    """The pipeline run as `serve` runs it: its threads (workers, outbox sender, job manager) on the real
+    clock, `jobs` node types matched by one command, every job building for a few seconds."""
+    upstream = make_upstream(root / "remote")
+    upstream.commit("main", {"bot/build.sh": BUILD_SH.replace('"${BUILD_SECONDS:-0}"', "3")}, "a build that takes time")
+    head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
+    nodes = {f"node{i}": {"os": "linux", "cpu_subdir": f"x86_64/amd/zen{i}", "slurm_params": "",
+                          "repo_targets": ["eessi.io-2023.06-software"]} for i in range(jobs)}
+    bot = Pipeline(root / "site", node_type_map=json.dumps(nodes), buildenv_extra=f"local_max_jobs = {jobs}",
+                   extra="\n[job_manager]\npoll_interval = 1\n")
+    bot.open_pr(upstream, head)
+    bot.runtime.db.close()
+    bot.runtime = Runtime(bot.config, bot.github, SystemClock())
+    return bot, upstream
+
+
+class CountingReads:
+    """The in-memory GitHub records its writes and comment listings; PR reads are counted here."""
+
+    def __init__(self, bot: Pipeline) -> None:
+        self.pulls = 0
+        self._get_pull = bot.github.get_pull
+        bot.github.get_pull = self.get_pull  # type: ignore[method-assign]
+
+    def get_pull(self, repo: str, number: int) -> PullRequest:
+        self.pulls += 1
+        return self._get_pull(repo, number)
+
+
+def deliver_command(bot: Pipeline, body: str) -> None:
+    """What the webhook endpoint does: store the delivery and wake the workers (no `drain`: threads run)."""
+    made = bot.github.add_user_comment(REPO, PR, body, login="maintainer")
+    payload = pr_comment_payload(body, repo=REPO, pr_number=PR, comment_id=made.id, sender_login="maintainer")
+    delivery = parse_delivery({"x-github-event": "issue_comment", "x-github-delivery": str(uuid.uuid4())},
+                              encode(payload))
+    bot.runtime.inbox.store(delivery, time.time())
+    bot.runtime.deliveries_waiting.notify()
+
+
+@pytest.mark.parametrize("count", [1, 4, 8], ids=["1-job", "4-jobs", "8-jobs"])
+def test_github_requests_of_a_build_stay_within_3n_plus_4(tmp_path: Path, bots: List[Pipeline], count: int) -> None:
+    """Each job's comment is created once, with the release the job manager stored meanwhile, then edited
+    at running and at finished: 3 writes per job, plus the PR read and the reaction (the EESSI bot:
+    3N + 6 plus 9 per job)."""
+    bot, _ = serving_bot(tmp_path, count)
+    bots.append(bot)
+    reads = CountingReads(bot)
+    bot.runtime.start()
+    try:
+        deliver_command(bot, "bot: build for:arch=x86_64/amd/.*")
+
+        def all_reported() -> bool:
+            jobs = job_rows(bot)
+            return (len(jobs) == count and all(j.state is JobState.FINISHED for j in jobs)
+                    and bot.runtime.outbox.counts()["pending"] == 0
+                    and all(_metadata_comment_id(j) != "-1" for j in jobs))
+
+        wait_for(all_reported, timeout=60 + 10 * count, interval=0.1)
+        time.sleep(2)  # idle cycles after the end write nothing
+    finally:
+        bot.runtime.stop()
+    made = {cid: c.body for cid, (_, _, c) in bot.github.comments.items() if c.body.startswith("New job")}
+    assert len(made) == count and bot.github.calls.count("create") == count, "each job's comment created once"
+    for job in job_rows(bot):
+        (comment_id,) = [cid for cid, body in made.items() if f"|submitted|job id `{job.job_id}` awaits" in body]
+        assert [r.status for r in job.rows] == ["submitted", "released", "running", "finished"]
+        assert "|finished|:grin: SUCCESS built easyconfigs: - GCC-13.2.0.eb<br/>" in made[comment_id]
+        assert "job ended `COMPLETED`, exit code `0:0`" in made[comment_id]
+        assert _metadata_comment_id(job) == str(comment_id), "the metadata names the job's comment"
+    assert bot.reactions() == ["eyes"]
+    requests = {"read PR": reads.pulls, **{verb: bot.github.calls.count(verb) for verb in set(bot.github.calls)}}
+    assert sum(requests.values()) <= 3 * count + 4, requests
+
+
+def _metadata_comment_id(job: Job) -> str:
+    metadata = configparser.ConfigParser()
+    metadata.read(Path(job.job_dir) / f"_bot_job{job.job_id}.metadata")
+    return metadata["PR"]["pr_comment_id"]

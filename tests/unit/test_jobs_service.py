@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from eessi_bot.core.jobs import JobState
+from eessi_bot.jobs.comments import is_job_comment
 from tests.fakes.git import HEAD_SHA
 from tests.fakes.job_site import PR, REPO, JobSite
 
@@ -93,3 +94,47 @@ def test_abandon_marks_unsubmitted_jobs_failed(site: JobSite) -> None:
     (job,) = site.jobs()
     assert job.state is JobState.SUBMIT_FAILED and "given up" in (job.error or "")
     assert site.store.jobs.unfinished_for_pr(REPO, PR) == 0, "a closed PR's trash does not wait for it"
+
+
+@pytest.mark.parametrize(("site_extra", "first_rows"), [
+    ({"buildenv_extra": "local_max_jobs = 8"}, ["released", "released", "released"]),
+    ({"buildenv_extra": "local_max_jobs = 1"}, ["released", "submitted", "submitted"]),
+    ({"backend": "slurm", "buildenv_extra": "job_handover_protocol = delayed_begin"}, ["received"] * 3),
+], ids=["all-released", "held-for-a-free-slot", "delayed-begin"])
+def test_the_managers_first_look_gives_each_fresh_job_comment_its_newest_state(tmp_path: Path, site_extra: dict,
+                                                                              first_rows: list) -> None:
+    """What the outbox sender relies on to create a job comment once (issue 15): a build leaves each job's
+    comment at its first body (version 1, what the sender holds back) and wakes the job manager, whose first
+    cycle stores the next row as a newer body (which ends the wait); a job still held keeps its first body."""
+    site = JobSite(tmp_path, **site_extra)
+    site.build()
+    assert site.jobs_changed.wait(0), "the build wakes the job manager"
+    jobs = sorted(site.jobs(), key=lambda j: j.job_id or "")
+    for job in jobs:
+        item = site.comment(job.comment_key)
+        assert item is not None and is_job_comment(item.key) and (item.version, item.result_id) == (1, None)
+    site.manager.cycle()
+    for job, row in zip(jobs, first_rows):
+        item = site.comment(job.comment_key)
+        assert item is not None and item.version == (1 if row == "submitted" else 2)
+        assert [r.status for r in site.job(job.job_id or "").rows][-1] == row
+        assert f"|{row}|" in item.body
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("job:d1:1:cpu_zen2:eessi.io-2023.06-software", True),
+    ("jobs:d1:1", True),
+    ("response:eessi/software-layer:501", False),
+    ("pr-opened:eessi/software-layer#7", False),
+    ("closed:eessi/software-layer#7:close-1", False),
+    ("reaction:eessi/software-layer:501:eyes", False),
+], ids=["per-job", "summary", "answer", "node-table", "trash-notice", "reaction"])
+def test_which_outbox_keys_are_job_comments(key: str, expected: bool) -> None:
+    assert is_job_comment(key) is expected
+
+
+@pytest.mark.parametrize("mode", ["per_job", "summary"])
+def test_a_builds_comment_keys_are_job_comments(tmp_path: Path, mode: str) -> None:
+    site = JobSite(tmp_path, buildenv_extra=f"job_comment_mode = {mode}")
+    site.build()
+    assert len(site.jobs()) == 3 and all(is_job_comment(job.comment_key) for job in site.jobs())

@@ -38,7 +38,10 @@ def git(repo: Path, *args: str, env: Optional[Mapping[str, str]] = None) -> str:
 
 
 class LocalRun:
-    def __init__(self, config: Config, out: TextIO, repo: str, pull: PullRequest) -> None:
+    def __init__(self, config: Config, out: TextIO, repo: str, pull: PullRequest,
+                 delivery_prefix: str = "local") -> None:
+        """`delivery_prefix` names the deliveries (`<prefix>-1`, ...) and so the jobs' `event_*`
+        directories: `try` gives each run its own."""
         self.config = config
         self.out = out
         self.github = MemoryGitHub(app_id=config.github.app_id, slug=config.instance)
@@ -47,6 +50,7 @@ class LocalRun:
         self.runtime = Runtime(config, self.github, SystemClock())
         self.repo = repo
         self._ids = itertools.count(1)
+        self._delivery_prefix = delivery_prefix
         self._shown: Dict[str, int] = {}
 
     def command(self, text: str, sender: str = "maintainer") -> None:
@@ -78,7 +82,8 @@ class LocalRun:
 
     def _deliver(self, event: str, payload: Mapping[str, object], what: str) -> None:
         """Through the inbox and the workers, as a webhook would come; then what it led to."""
-        delivery = parse_delivery({"x-github-event": event, "x-github-delivery": f"local-{next(self._ids)}"},
+        delivery_id = f"{self._delivery_prefix}-{next(self._ids)}"
+        delivery = parse_delivery({"x-github-event": event, "x-github-delivery": delivery_id},
                                   json.dumps(payload).encode("utf-8"))
         self.runtime.inbox.store(delivery, self.runtime.clock.now())
         self.runtime.drain()

@@ -13,6 +13,7 @@ from eessi_bot import __version__
 from eessi_bot.cli import admin, cleanup, jobs_cmd
 from eessi_bot.cli.errors import EXIT_STATUS, INTERNAL, INTERRUPTED, USAGE, CliError
 from eessi_bot.cli.runtime import AlreadyRunning
+from eessi_bot.cli.try_cmd import EXIT_STATUS as TRY_EXIT_STATUS
 from eessi_bot.core.config import ConfigError
 from eessi_bot.core.jobs import JobState
 from eessi_bot.core.webhook import DeliveryError
@@ -62,11 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--branch", required=True, help="the branch that plays the PR")
     trial.add_argument("--base", default="main", help="the PR's base branch (default main)")
     trial.add_argument("--config", "-c", type=Path, help="app.cfg (default: the demo's embedded configuration)")
-    trial.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the jobs (default 3600)")
+    trial.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the jobs (default 3600); "
+                       "jobs still running then go on")
     trial.add_argument("--as", dest="as_login", metavar="LOGIN",
-                       help="the GitHub login that writes the comment (default: the first login with build "
-                       "permission in the configuration)")
+                       help="the GitHub login that writes the comment (default: the first login of build_permission "
+                       "that may send commands; the first output line says which)")
     trial.add_argument("comment", metavar="COMMAND", help='the comment, e.g. "bot: build for:arch=x86_64/amd/zen2"')
+    trial.epilog = TRY_EXIT_STATUS
+    trial.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 

@@ -687,3 +687,97 @@ def test_nothing_a_sandboxed_step_leaves_running_outlives_it(outside_tmp: Path) 
     finally:
         for pid in processes_running(leftover):
             os.kill(pid, 9)
+
+
+# ---------------------------------------------------------------- the end marker in the bot's directory of ended jobs
+
+
+@dataclass(frozen=True)
+class EndDirCase:
+    id: str
+    end_dir: Optional[str]
+    """What cfg/end_dir says ("{ended}" is the directory the bot made); None: no such file."""
+    build: str = ""
+    """The body of the PR's bot/build.sh."""
+    exit_code: int = 0
+    marker: Optional[str] = "0\n"
+    """What the file JOB_ID in the bot's directory holds afterwards; None: nothing was written there."""
+    export_vars: str = ""
+
+
+END_DIR_CASES = [
+    EndDirCase("success", "{ended}"),
+    EndDirCase("failed-build", "{ended}", build="exit 3\n", exit_code=3, marker="3\n"),
+    EndDirCase("no-end-dir-file", None, marker=None),
+    EndDirCase("relative-path-ignored", "ended", marker=None),
+    # Read before PR code runs: a build that points cfg/end_dir elsewhere changes nothing.
+    EndDirCase("pr-code-rewrites-end-dir", "{ended}", build="echo {elsewhere} > cfg/end_dir\n"),
+    # PR code (without a sandbox) puts a link at its marker's name: replaced, never written through.
+    EndDirCase("link-at-the-marker-name", "{ended}", build=f"ln -s {{victim}} {{ended}}/{JOB_ID}\n"),
+    # `exportvariable:` values (cfg/export_vars.sh, sourced later) cannot move it either.
+    EndDirCase("export-vars-cannot-move-it", "{ended}", export_vars="export END_DIR={elsewhere}\n"),
+]
+
+
+@pytest.mark.parametrize("case", END_DIR_CASES, ids=lambda c: c.id)
+def test_job_script_drops_its_end_marker_in_the_bots_directory(tmp_path: Path, case: EndDirCase) -> None:
+    ended, elsewhere, victim = tmp_path / "ended", tmp_path / "elsewhere", tmp_path / "victim"
+    for directory in (ended, elsewhere):
+        directory.mkdir()
+    victim.write_text("untouched\n")
+    values = {"ended": ended, "elsewhere": elsewhere, "victim": victim}
+    job_dir = tmp_path / "job"
+    (job_dir / "bot").mkdir(parents=True)
+    write_script(job_dir / "bot" / "build.sh", case.build.format(**values))
+    write_job_cfg(job_dir, f"{tmp_path}/t")
+    if case.end_dir is not None:
+        (job_dir / "cfg" / "end_dir").write_text(case.end_dir.format(**values) + "\n")
+    if case.export_vars:
+        (job_dir / "cfg" / "export_vars.sh").write_text(case.export_vars.format(**values))
+
+    proc = run_job(job_dir, base_env())
+
+    assert proc.returncode == case.exit_code, proc.stdout + proc.stderr
+    assert (job_dir / f"_bot_job{JOB_ID}.done").read_text() == f"{case.exit_code}\n"
+    marker = ended / JOB_ID
+    if case.marker is None:
+        assert list(ended.iterdir()) == []
+    else:
+        assert not marker.is_symlink() and marker.read_text() == case.marker
+        assert [p.name for p in ended.iterdir()] == [JOB_ID], "no temp file is left"
+    assert list(elsewhere.iterdir()) == [] and victim.read_text() == "untouched\n"
+
+
+def test_job_script_without_the_bots_directory_still_ends_with_its_code(tmp_path: Path) -> None:
+    job_dir = tmp_path / "job"
+    write_fake_script(job_dir, "build", exit_code=4)
+    write_job_cfg(job_dir, f"{tmp_path}/t")
+    (job_dir / "cfg" / "end_dir").write_text(f"{tmp_path / 'gone'}\n")
+
+    proc = run_job(job_dir, base_env())
+
+    assert proc.returncode == 4
+    assert f"bot-build.slurm: could not write the end marker into {tmp_path / 'gone'}" in proc.stderr
+    assert (job_dir / f"_bot_job{JOB_ID}.done").read_text() == "4\n"
+
+
+@pytest.mark.parametrize(("release", "script_body", "record", "marker"), [
+    (True, "exit 0\n", "0 COMPLETED", "0\n"),
+    (True, "exit 5\n", "5 FAILED", "5\n"),
+    (False, "exit 0\n", "130 CANCELLED", "130\n"),
+], ids=["completed", "failed", "cancelled-while-held"])
+def test_local_wrapper_drops_its_end_marker_after_the_exit_file(tmp_path: Path, start_local: StartLocal,
+                                                                release: bool, script_body: str, record: str,
+                                                                marker: str) -> None:
+    """The wrapper's marker comes after `_bot_local.exit`, so the bot that it wakes finds the job ended."""
+    ended = tmp_path / "ended"
+    ended.mkdir()
+    job_dir = tmp_path / "job"
+    (job_dir / "cfg").mkdir(parents=True)
+    (job_dir / "cfg" / "end_dir").write_text(f"{ended}\n")
+    (job_dir / "_bot_local.release" if release else job_dir / "_bot_local.cancel").touch()
+    proc = start_local(job_dir, write_script(tmp_path / "s.sh", script_body))
+    proc.wait(timeout=15)
+    assert exit_record(job_dir) == record
+    assert (ended / JOB_ID).read_text() == marker and [p.name for p in ended.iterdir()] == [JOB_ID]
+    assert (ended / JOB_ID).stat().st_mtime_ns >= (job_dir / "_bot_local.exit").stat().st_mtime_ns

@@ -1,18 +1,29 @@
 """jobs/manager.py on fakes: one scheduler query per cycle, a row per state change and none on
-idle cycles, results from the job directory, and a batch system that fails or forgets jobs."""
+idle cycles, results from the job directory, a batch system that fails or forgets jobs, and the
+directory of end markers that wakes the manager (jobs/end_markers.py)."""
 
 from __future__ import annotations
 
 import configparser
+import logging
+import math
+import os
 import shutil
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
-from eessi_bot.core.jobs import Job, JobState
+from eessi_bot.core.jobs import Job, JobState, JobStatus
 from eessi_bot.core.transitions import MAX_MISSING_POLLS
+from eessi_bot.jobs import paths
+from eessi_bot.jobs.end_markers import EndMarkers, Wakes
 from eessi_bot.ports.scheduler import SchedulerUnavailable
 from tests.fakes.job_site import JobSite
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -159,3 +170,200 @@ def test_a_job_changed_notifies_the_sender(site: JobSite) -> None:
     assert site.writes_waiting.wait(0), "a changed row wakes the outbox sender"
     site.manager.cycle()
     assert not site.writes_waiting.wait(0), "an idle cycle does not"
+
+
+# ---------------------------------------------------------------- ends that need no wait for accounting
+
+@pytest.mark.parametrize(("state", "marker", "finished", "exit_code"), [
+    ("COMPLETED", None, True, "0:0"),
+    ("COMPLETED", "0", True, "0:0"),
+    ("FAILED", "3", True, "3:0"),
+    ("FAILED", None, False, None),
+    ("FAILED", "0", False, None),
+    ("CANCELLED", "143", False, None),
+    ("TIMEOUT", "143", False, None),
+], ids=["completed", "completed-with-marker", "failed-with-marker", "failed-without-marker",
+        "failed-marker-says-0", "cancelled", "timeout"])
+def test_an_end_the_queue_settles_is_reported_without_accounting(site: JobSite, state: str, marker: Optional[str],
+                                                                  finished: bool, exit_code: Optional[str]) -> None:
+    """Slurm's accounting lags its queue by up to seconds: an end whose exit code the queue already settles
+    (COMPLETED is 0:0; FAILED is the exit code the job script wrote) is reported in the same cycle;
+    the others wait for sacct's exit code."""
+    job = one_job(site)
+    cycle(site, job)
+    site.scheduler.start(job.job_id or "")
+    job = cycle(site, job)
+    if marker is not None:
+        (Path(job.job_dir) / f"_bot_job{job.job_id}.done").write_text(marker + "\n")
+    site.scheduler.queue[job.job_id or ""] = JobStatus(state)  # ended in the queue, not yet in accounting
+    site.scheduler.calls.clear()
+    job = cycle(site, job)
+    assert (job.state is JobState.FINISHED) is finished
+    if finished:
+        assert site.scheduler.count("end_states") == 0, "no sacct for an end the queue settles"
+        assert job.exit_code == exit_code and job.rows[-1].comment.endswith(f"exit code `{exit_code}`")
+    else:
+        assert site.scheduler.count("end_states") == 1 and job.ending_since is not None
+
+
+# ---------------------------------------------------------------- the directory of end markers
+
+def ended_dir(site: JobSite) -> Path:
+    return paths.ended_dir(site.config.buildenv.jobs_base_dir, site.config.github.app_name)
+
+
+def test_a_job_directory_names_the_directory_of_end_markers(site: JobSite) -> None:
+    job = one_job(site)
+    assert (Path(job.job_dir) / "cfg" / "end_dir").read_text() == f"{ended_dir(site)}\n"
+    assert ended_dir(site).is_dir() and ended_dir(site) == site.root / "jobs" / ".ended" / "test-bot"
+
+
+def test_a_cycle_removes_the_markers_of_reported_jobs_and_strays(site: JobSite) -> None:
+    first, second = site.build("cpu_zen2").submitted
+    site.manager.cycle()
+    ended = ended_dir(site)
+    for name in (first.job_id, second.job_id, "99999", "junk"):
+        (ended / str(name)).write_text("0\n")
+    site.scheduler.end(first.job_id or "")
+    site.manager.cycle()
+    assert site.store.jobs.get(first.key).state is JobState.FINISHED  # type: ignore[union-attr]
+    assert sorted(p.name for p in ended.iterdir()) == [second.job_id], "a followed job's marker stays until reported"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str
+    """file, link, dir or old-temp (a `.`-name whose writer died long ago)."""
+    listed: bool
+    kept: bool
+
+
+ENTRIES = [
+    Entry("1001", "file", listed=True, kept=True),
+    Entry("1002", "link", listed=False, kept=False),
+    Entry("2002", "file", listed=True, kept=False),
+    Entry("2003", "link", listed=False, kept=False),
+    Entry("1003", "dir", listed=False, kept=True),
+    Entry(".1001.AbCdEf1234", "file", listed=False, kept=True),
+    Entry(".1004.AbCdEf1234", "old-temp", listed=False, kept=False),
+]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"{e.kind}-{e.name}")
+def test_what_the_listing_shows_and_the_sweep_keeps(tmp_path: Path, entry: Entry) -> None:
+    """Followed jobs are 1001-1004. Links are never followed; a `.`-name is a marker being written."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    directory = tmp_path / "ended"
+    directory.mkdir()
+    path = directory / entry.name
+    if entry.kind == "link":
+        path.symlink_to(victim)
+    elif entry.kind == "dir":
+        path.mkdir()
+    else:
+        path.write_text("0\n")
+        if entry.kind == "old-temp":
+            os.utime(path, (1_000_000, 1_000_000))
+    markers = EndMarkers(directory)
+    assert markers.names() == ([entry.name] if entry.listed else [])
+    assert markers.sweep({"1001", "1002", "1003", "1004"}, time.time()) == (0 if entry.kept else 1)
+    assert (os.path.lexists(path)) is entry.kept
+    assert victim.read_text() == "keep me\n"
+
+
+def test_a_missing_directory_lists_nothing() -> None:
+    markers = EndMarkers(Path("/nonexistent/ended"))
+    assert markers.names() == [] and markers.sweep({"1"}, 0.0) == 0
+
+
+# ---------------------------------------------------------------- when markers wake the manager
+
+def test_markers_wake_once_then_on_a_schedule() -> None:
+    wakes = Wakes()
+    followed = {"7", "8"}
+    assert not wakes.listed([], followed) and wakes.next_at() == math.inf
+    assert not wakes.listed(["99"], followed), "a stray wakes nobody"
+    assert wakes.listed(["7"], followed), "a new marker of a followed job: a cycle now"
+    assert not wakes.listed(["7"], followed), "the same marker listed again: no new cycle"
+    wakes.cycled(100.0, followed, answered=False)
+    assert wakes.next_at() == math.inf, "while the batch system does not answer, the run loop retries"
+    schedule = []
+    for started in (100.5, 101.0, 102.5, 110.5, 130.5):
+        wakes.cycled(started, followed, answered=True)
+        schedule.append(wakes.next_at() - started)
+    assert schedule == [0.25, 0.25, 1.0, 2.0, math.inf], "measured from the first answered cycle (100.5)"
+    assert wakes.listed(["7", "8"], followed), "another job's marker"
+    wakes.cycled(131.0, {"8"}, answered=True)
+    assert wakes.next_at() == 131.25, "the reported job's marker is forgotten, the new one is followed"
+
+
+def run_manager(site: JobSite, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=site.manager.run, args=(stop,), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_end_marker_starts_a_cycle_within_a_second_at_any_poll_interval(tmp_path: Path) -> None:
+    site = JobSite(tmp_path, extra="\n[job_manager]\npoll_interval = 600\n")
+    job = one_job(site)
+    stop = threading.Event()
+    thread = run_manager(site, stop)
+    try:
+        wait_for(lambda: site.store.jobs.get(job.key).state is JobState.RELEASED)  # type: ignore[union-attr]
+        site.scheduler.start(job.job_id or "")
+        site.scheduler.end(job.job_id or "")
+        polls = site.scheduler.count("poll")
+        (ended_dir(site) / str(job.job_id)).write_text("0\n")
+        wrote = time.monotonic()
+        wait_for(lambda: site.store.jobs.get(job.key).state is JobState.FINISHED, timeout=5)  # type: ignore[union-attr]
+        assert time.monotonic() - wrote < 2.0
+        assert site.scheduler.count("poll") == polls + 1, "one cycle, not one per second"
+        wait_for(lambda: not (ended_dir(site) / str(job.job_id)).exists(), timeout=5)
+    finally:
+        stop.set()
+        site.jobs_changed.notify()
+        thread.join(5)
+
+
+def test_a_stray_marker_wakes_nothing(tmp_path: Path) -> None:
+    site = JobSite(tmp_path, extra="\n[job_manager]\npoll_interval = 600\n")
+    one_job(site)
+    site.manager.cycle()
+    (ended_dir(site) / "424242").write_text("0\n")
+    site.jobs_changed.wait(0)  # the build's wake-up, taken
+    stop = threading.Event()
+    started = time.monotonic()
+    site.manager._wait(stop, 2.5)
+    assert time.monotonic() - started >= 2.4, "the wait ran to its end"
+
+
+def test_an_unreachable_batch_system_is_asked_every_second_and_said_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    site = JobSite(tmp_path, extra="\n[job_manager]\npoll_interval = 600\n")
+    job = one_job(site)
+    site.manager.cycle()
+    site.scheduler.start(job.job_id or "")
+    site.manager.cycle()
+    site.scheduler.unavailable = True
+    site.scheduler.end(job.job_id or "")
+    caplog.set_level(logging.INFO, logger="eessi_bot.jobs.manager")
+    stop = threading.Event()
+    polls = site.scheduler.count("poll")
+    thread = run_manager(site, stop)
+    try:
+        time.sleep(3.5)
+        assert 3 <= site.scheduler.count("poll") - polls <= 5, "about one attempt a second"
+        site.scheduler.unavailable = False
+        back = time.monotonic()
+        wait_for(lambda: site.store.jobs.get(job.key).state is JobState.FINISHED, timeout=5)  # type: ignore[union-attr]
+        assert time.monotonic() - back < 1.5
+    finally:
+        stop.set()
+        site.jobs_changed.notify()
+        thread.join(5)
+    said = [r.getMessage() for r in caplog.records if r.name == "eessi_bot.jobs.manager"]
+    assert [m for m in said if "did not answer" in m] == [
+        "the batch system did not answer (slurmctld is not answering); asking again every 1 s"]
+    assert any(m.startswith("the batch system answers again (after ") for m in said)

@@ -67,7 +67,7 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
     if seen.end is not None and seen.end.terminal:
         return Step(job, needs_outcome=True)
     if status is not None and status.terminal:
-        if status.exit_code:
+        if settled_exit_code(status, seen.marker_exit):
             return Step(job, needs_outcome=True)
         since = job.ending_since if job.ending_since is not None else now
         if now - since >= END_WAIT:
@@ -99,6 +99,24 @@ def advance(job: Job, seen: Seen, templates: Mapping[str, str], now: float, dela
     return Step(released, release=status.held)
 
 
+def settled_exit_code(status: Optional[JobStatus], marker_exit: Optional[str]) -> Optional[str]:
+    """The exit code of a job the queue shows ended, when accounting needs not be waited for: the queue's
+    own (the local backend's), `0:0` for COMPLETED (Slurm's word for a job that exited 0) and `N:0` for
+    FAILED when the job script's end marker says it exited N (1-255: a batch script that exits N is
+    `N:0` in sacct). Other ends (CANCELLED, TIMEOUT, OUT_OF_MEMORY, ...) have the exit code only
+    accounting knows: None, wait for it."""
+    if status is None or not status.terminal:
+        return None
+    if status.exit_code:
+        return status.exit_code
+    if status.state == "COMPLETED":
+        return "0:0"
+    code = marker_exit or ""
+    if status.state == "FAILED" and code.isascii() and code.isdigit() and 0 < int(code) < 256:
+        return f"{int(code)}:0"
+    return None
+
+
 def end_state(seen: Seen) -> Optional[str]:
     for status in (seen.end, seen.status):
         if status is not None and status.terminal:
@@ -125,8 +143,8 @@ def shown_description(result: Result, budget: int, what: str, filename: str) -> 
 def finish(job: Job, seen: Seen, outcome: Outcome, templates: Mapping[str, str], now: float) -> Job:
     """The finished row: result, test result, how the job ended."""
     state = end_state(seen)
-    known = [s.exit_code for s in (seen.end, seen.status) if s is not None and s.exit_code]
-    exit_code = known[0] if known else seen.marker_exit
+    accounted = seen.end.exit_code if seen.end is not None else None
+    exit_code = accounted or settled_exit_code(seen.status, seen.marker_exit) or seen.marker_exit
     result_file = result_name(job.job_id or "")
     test_file = test_name(job.job_id or "")
     parts = []

@@ -26,6 +26,10 @@
 #                                    SCRIPT's exit status (143 after SIGTERM, 137 after SIGKILL)
 #                         TIMEOUT    killed at the time limit: SCRIPT's exit status
 #                       SIGTERM/SIGINT/SIGHUP to this wrapper count as a cancel.
+#   cfg/end_dir         read at the start, when present (written by the bot: one absolute path):
+#                       after the exit file, the wrapper drops "EXIT_CODE" as the file JOB_ID into
+#                       that directory (temp name .JOB_ID.XXXXXXXXXX, then a rename), which the bot
+#                       lists to learn of ended jobs without looking into every job directory.
 # This wrapper exits with EXIT_CODE; 2 for usage errors, an unusable JOB_DIR or an unreadable
 # /proc/$$/stat (no files then).
 #
@@ -56,6 +60,13 @@ time_limit=${4:-0}
 cd -- "$job_dir" || exit 2
 
 out="slurm-${job_id}.out"
+
+# Read before SCRIPT (PR code) runs in this directory.
+end_dir=""
+if [[ -f cfg/end_dir && ! -L cfg/end_dir ]]; then
+    IFS= read -r end_dir <cfg/end_dir || true
+fi
+[[ $end_dir == /* && $job_id != .* ]] || end_dir=""
 
 # The temp file is new (mktemp: O_EXCL, a random name) and the rename replaces whatever stands at the
 # name (-T: a directory is not entered): no link a job left in JOB_DIR makes this write outside it.
@@ -93,8 +104,20 @@ nap() {
     fi
 }
 
+# The end marker in the bot's directory of ended jobs: a dotted temp name (the bot leaves those alone),
+# then a rename that replaces whatever stands at the name.
+drop_end_marker() {
+    [[ -n $end_dir ]] || return 0
+    local tmp
+    tmp=$(mktemp -- "${end_dir}/.${job_id}.XXXXXXXXXX") || return 1
+    printf '%s\n' "$1" >"$tmp"
+    chmod -- "$(printf '%o' $((0666 & ~8#$(umask))))" "$tmp"
+    mv -fT -- "$tmp" "${end_dir}/${job_id}"
+}
+
 finish() {
     write_atomic _bot_local.exit "$1 $2"
+    drop_end_marker "$1" || echo "local-job: could not write the end marker into ${end_dir}" >&2
     exit "$1"
 }
 

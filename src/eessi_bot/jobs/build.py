@@ -145,7 +145,15 @@ class BuildService:
             write_new(cfg / EXPORT_VARS, render_export_vars(exports).encode())
         if self.config.buildenv.job_sandbox == "bwrap":
             self._write_sandbox_cfg(cfg)
+        self._write_end_dir(cfg)
         return self.comments.save(replace(job, state=JobState.PREPARED), self.clock.now())
+
+    def _write_end_dir(self, cfg: Path) -> None:
+        """`cfg/end_dir`: where the job drops its end marker for the manager (`jobs/end_markers.py`); the
+        job script reads it before any PR code runs."""
+        ended = paths.ended_dir(self.config.buildenv.jobs_base_dir, self.config.github.app_name)
+        ended.mkdir(parents=True, exist_ok=True)
+        write_new(cfg / paths.END_DIR_FILE, f"{ended}\n".encode())
 
     def _write_sandbox_cfg(self, cfg: Path) -> None:
         """`cfg/sandbox.cfg`: what the job script hides from the PR's steps. The bot's home is the one

@@ -3,25 +3,31 @@
 Each cycle makes ONE query to the batch system for all tracked jobs of this instance (plus one
 accounting query for jobs that left the queue), decides each job's next state with the pure rules of
 `core.transitions`, and saves only what changed (a job's comment is edited once per state change,
-never on idle polls). The end marker a job script writes wakes the manager early; the batch system
-stays the truth. Nothing here ever stops the manager: a failing scheduler is retried with backoff, a
-broken job is logged with its id and reported on its row.
+never on idle polls). Between cycles the manager lists the one directory where jobs drop their end
+marker (`jobs/end_markers.py`) once a second, whatever the number of jobs: a marker starts a cycle at
+once, and the batch system stays the truth. Nothing here ever stops the manager: a batch system that
+does not answer is asked again every second (one squeue), a broken job is logged with its id and
+reported on its row.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
 from eessi_bot.core.jobs import FOLLOWED, Job, JobState, JobStatus, Tracked
 from eessi_bot.core.results import MAX_FILE_BYTES, parse_result, result_name, test_name
-from eessi_bot.core.transitions import Outcome, Seen, advance, finish
+from eessi_bot.core.transitions import Outcome, Seen, advance, finish, settled_exit_code
+from eessi_bot.jobs import paths
 from eessi_bot.jobs.comments import JobComments
+from eessi_bot.jobs.end_markers import EndMarkers, Wakes
 from eessi_bot.jobs.files import clear, point, read_regular, read_text, write_new
 from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.trash import Trash
@@ -33,10 +39,14 @@ from eessi_bot.ports.wakeup import Wakeup
 log = logging.getLogger(__name__)
 
 MARKER_CHECK = 1.0
-"""Seconds between looks for end markers of running jobs while waiting for the next poll."""
-MARKER_WAKES = 10
+"""Seconds between listings of the end-marker directory while waiting for the next poll."""
 ENDING_RECHECK = 2.0
 """Seconds between cycles while a job has ended in the queue but not yet in accounting."""
+OUTAGE_RETRY = 1.0
+"""Seconds between attempts while the batch system does not answer (each is one squeue): its results
+reach the PRs within about a second of its return."""
+OUTAGE_REPEAT = 60.0
+"""Seconds between the warnings that the batch system still does not answer."""
 
 
 @dataclass
@@ -64,46 +74,71 @@ class JobManager:
         self.writes_waiting = writes_waiting
         """Notified when a cycle stored GitHub writes (the outbox sender sends them)."""
         self.housekeeping = housekeeping
-        self._watched: Dict[str, Path] = {}
+        self.markers = EndMarkers(paths.ended_dir(config.buildenv.jobs_base_dir, config.github.app_name))
+        self.wakes = Wakes()
+        self._followed: Set[str] = set()
         self._ending = False
-        self._marker_wakes: Dict[str, int] = {}
+        self._listed_at = -math.inf
+        self._tracked: Dict[str, Tuple[str, str, Tracked]] = {}
 
     # -- one cycle -------------------------------------------------------------------------
     def cycle(self) -> CycleStats:
         """Look at every tracked job once. Raises SchedulerUnavailable when the queue cannot be read."""
+        started = time.monotonic()
         stats = CycleStats()
         jobs = self.store.jobs.active(self.config.buildenv.job_backend)
         stats.tracked = len(jobs)
-        if jobs:
-            tracked = [job.tracked() for job in jobs]
-            statuses = self.scheduler.poll(tracked)
-            ends, answered = self._end_states(tracked, statuses)
-            budget = self._release_budget(jobs)
-            after: List[Job] = []
-            for job in jobs:
-                assert job.job_id is not None
-                try:
-                    new, released = self._advance(job, statuses.get(job.job_id), ends.get(job.job_id),
-                                                  may_release=budget > 0, accounting_answered=answered)
-                except Exception:
-                    stats.failed += 1
-                    log.exception("job %s (%s): cannot follow it this time", job.job_id, job.key,
-                                  extra={"job_id": job.job_id})
-                    new, released = job, False
-                budget -= 1 if released else 0
-                stats.changed += 1 if new.rows != job.rows else 0
-                after.append(new)
-            self._watch(after)
+        try:
+            after = self._follow(jobs, stats) if jobs else []
+        except SchedulerUnavailable:
+            self.wakes.cycled(started, self._followed, answered=False)
+            raise
+        self._watch(after)
+        self.wakes.cycled(started, self._followed, answered=True)
+        self.markers.sweep(self._followed, self.clock.now())
         self._write_comment_ids()
         stats.changed += self.trash.sweep()
         if stats.changed:
             self.writes_waiting.notify()
         return stats
 
-    def _end_states(self, tracked: List[Tracked],
-                    statuses: Dict[str, JobStatus]) -> Tuple[Dict[str, JobStatus], bool]:
-        """Accounting for jobs that left the queue or ended without an exit code; False if it failed."""
-        need = [t for t in tracked if (s := statuses.get(t.job_id)) is None or (s.terminal and not s.exit_code)]
+    def _follow(self, jobs: List[Job], stats: CycleStats) -> List[Job]:
+        """Every job after one query of the queue (and one of accounting for those that need it)."""
+        tracked = [self._tracked_job(job) for job in jobs]
+        statuses = self.scheduler.poll(tracked)
+        ended = [t for t in tracked if (s := statuses.get(t.job_id)) is None or s.terminal]
+        markers = {t.job_id: self._marker(t) for t in ended}
+        ends, answered = self._end_states(ended, statuses, markers)
+        budget = self._release_budget(jobs)
+        after: List[Job] = []
+        for job in jobs:
+            assert job.job_id is not None
+            try:
+                new, released = self._advance(job, Seen(statuses.get(job.job_id), ends.get(job.job_id),
+                                                        markers.get(job.job_id), answered), may_release=budget > 0)
+            except Exception:
+                stats.failed += 1
+                log.exception("job %s (%s): cannot follow it this time", job.job_id, job.key,
+                              extra={"job_id": job.job_id})
+                new, released = job, False
+            budget -= 1 if released else 0
+            stats.changed += 1 if new is not job and new.rows != job.rows else 0
+            after.append(new)
+        return after
+
+    def _tracked_job(self, job: Job) -> Tracked:
+        """`job.tracked()`, made once per job rather than once per job and cycle."""
+        assert job.job_id is not None
+        known = self._tracked.get(job.key)
+        if known is None or known[0] != job.job_id or known[1] != job.job_dir:
+            known = (job.job_id, job.job_dir, job.tracked())
+            self._tracked[job.key] = known
+        return known[2]
+
+    def _end_states(self, ended: List[Tracked], statuses: Dict[str, JobStatus],
+                    markers: Dict[str, Optional[str]]) -> Tuple[Dict[str, JobStatus], bool]:
+        """Accounting for jobs that left the queue or ended with an exit code only it knows; False if it failed."""
+        need = [t for t in ended if settled_exit_code(statuses.get(t.job_id), markers.get(t.job_id)) is None]
         if not need:
             return {}, True
         try:
@@ -119,12 +154,9 @@ class JobManager:
         busy = sum(1 for job in jobs if job.state in (JobState.RELEASED, JobState.RUNNING))
         return max(0, self.config.buildenv.local_max_jobs - busy)
 
-    def _advance(self, job: Job, status: Optional[JobStatus], end: Optional[JobStatus], may_release: bool,
-                 accounting_answered: bool) -> Tuple[Job, bool]:
+    def _advance(self, job: Job, seen: Seen, may_release: bool) -> Tuple[Job, bool]:
         """The job after this cycle (saved with its comment when it changed), and whether it was released."""
         now = self.clock.now()
-        marker = self._marker(job) if status is None or status.terminal or (end and end.terminal) else None
-        seen = Seen(status, end, marker, accounting_answered)
         step = advance(job, seen, self.config.templates, now, self.config.buildenv.delayed_begin, may_release)
         new = step.job
         if step.release:
@@ -135,13 +167,16 @@ class JobManager:
             self._link_finished(new)
             log.info("job %s finished: %s, result %s", job.job_id, new.end_state, new.result_status,
                      extra={"job_id": job.job_id})
-        if new != job:
+        if new is not job and new != job:
             new = self.comments.save(new, now)
         return new, step.release
 
-    def _marker(self, job: Job) -> Optional[str]:
-        text = read_text(Path(job.job_dir) / marker_name(job.job_id or ""))
-        return text.strip() if text is not None and text.strip().isdigit() else None
+    @staticmethod
+    def _marker(job: Tracked) -> Optional[str]:
+        """The exit code in the job directory's end marker (the job script's), if there is one."""
+        text = read_text(job.job_dir / marker_name(job.job_id))
+        code = text.strip() if text is not None else ""
+        return code if code.isascii() and code.isdigit() else None
 
     def _outcome(self, job: Job) -> Outcome:
         directory = Path(job.job_dir)
@@ -178,50 +213,55 @@ class JobManager:
         """Cycle every `poll_interval` seconds (sooner when woken) until `stop` is set."""
         interval = float(self.config.job_manager.poll_interval)
         backoff = 1.0
+        down: Optional[Tuple[float, float]] = None
+        """While the batch system does not answer: since when, and when that was last said."""
         while not stop.is_set():
             try:
                 if self.housekeeping is not None and self.housekeeping.due():
                     self.housekeeping.run()
                 self.cycle()
-                backoff = 1.0
-                wait = interval
+                if down is not None:
+                    log.info("the batch system answers again (after %.0f s)", time.monotonic() - down[0])
+                down, backoff, wait = None, 1.0, interval
             except SchedulerUnavailable as exc:
-                wait = min(interval, backoff)
-                backoff = min(interval, backoff * 2)
-                log.warning("the batch system did not answer (%s); trying again in %.0f s", exc, wait)
+                wait = min(interval, OUTAGE_RETRY)
+                down = self._outage(exc, down)
             except Exception:
                 wait = min(interval, backoff)
                 backoff = min(interval, backoff * 2)
                 log.exception("job manager cycle failed; trying again in %.0f s", wait)
             self._wait(stop, wait)
 
+    @staticmethod
+    def _outage(exc: SchedulerUnavailable, down: Optional[Tuple[float, float]]) -> Tuple[float, float]:
+        """Say that the batch system does not answer: at once, then once every OUTAGE_REPEAT seconds."""
+        now = time.monotonic()
+        if down is None:
+            log.warning("the batch system did not answer (%s); asking again every %.0f s", exc, OUTAGE_RETRY)
+            return now, now
+        if now - down[1] >= OUTAGE_REPEAT:
+            log.warning("the batch system has not answered for %.0f s (%s); still asking", now - down[0], exc)
+            return down[0], now
+        return down
+
     def _watch(self, jobs: List[Job]) -> None:
-        self._watched = {job.job_id: Path(job.job_dir) for job in jobs
-                         if job.job_id and job.state in FOLLOWED and job.state is not JobState.SUBMITTED}
+        self._followed = {job.job_id for job in jobs if job.job_id and job.state in FOLLOWED}
         self._ending = any(job.ending_since is not None and job.state is not JobState.FINISHED for job in jobs)
-        self._marker_wakes = {k: v for k, v in self._marker_wakes.items() if k in self._watched}
+        self._tracked = {key: known for key, known in self._tracked.items() if known[0] in self._followed}
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
-        deadline = self.clock.now() + (min(seconds, ENDING_RECHECK) if self._ending else seconds)
+        """Until the next cycle: `seconds`, or sooner when a command changed jobs, a new end marker of a
+        followed job is listed (the directory is listed once every MARKER_CHECK seconds), or a marker's
+        job is due to be looked at again (`Wakes`)."""
+        deadline = time.monotonic() + (min(seconds, ENDING_RECHECK) if self._ending else seconds)
         while not stop.is_set():
-            remaining = deadline - self.clock.now()
-            if remaining <= 0:
+            now = time.monotonic()
+            if now >= deadline or self.wakes.next_at() <= now:
                 return
-            if self.jobs_changed.wait(min(MARKER_CHECK, remaining)):
+            if now >= self._listed_at + MARKER_CHECK:
+                self._listed_at = now
+                if self.wakes.listed(self.markers.names(), self._followed):
+                    return
+            until = min(deadline, self._listed_at + MARKER_CHECK, self.wakes.next_at())
+            if self.jobs_changed.wait(max(0.0, until - now)):
                 return
-            if self._new_marker():
-                return
-
-    def _new_marker(self) -> bool:
-        """A running job wrote its end marker: look at it now rather than at the next poll.
-
-        The batch system may still show the job as ending for a moment, so a marker wakes the
-        manager every MARKER_CHECK seconds, up to MARKER_WAKES times, until the job is reported.
-        """
-        for job_id, directory in self._watched.items():
-            wakes = self._marker_wakes.get(job_id, 0)
-            if wakes < MARKER_WAKES and (directory / marker_name(job_id)).exists():
-                self._marker_wakes[job_id] = wakes + 1
-                return True
-        return False
-

@@ -16,6 +16,13 @@ from eessi_bot.core.targets import Target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
+ENDED_DIR = ".ended"
+"""`jobs_base_dir/.ended/<instance>`: where jobs drop their end marker for the job manager
+(`jobs/end_markers.py`); one directory per instance (`[github] app_name`), since instances may share
+`jobs_base_dir` and each removes the markers that are not its jobs'."""
+END_DIR_FILE = "end_dir"
+"""`cfg/end_dir` of a job directory: one line, the absolute path of the directory the job writes its marker to."""
+
 
 def _segment(value: str) -> str:
     """A single, harmless path segment (never `.` or `..`)."""
@@ -53,3 +60,9 @@ def job_dir(run: Path, target: Target) -> Path:
         for part in target.accelerator.split("/"):
             path = path / _segment(part)
     return path / _segment(target.node.name) / _segment(target.repo_id)
+
+
+def ended_dir(jobs_base_dir: Path, instance: str) -> Path:
+    """The one directory of this instance's end markers. It lies on the file system that the compute
+    nodes share with the login node, as the job directories do: the job writes, the bot lists."""
+    return jobs_base_dir.absolute() / ENDED_DIR / _segment(instance)

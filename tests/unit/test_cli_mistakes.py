@@ -59,7 +59,8 @@ def places(tmp_path: Path) -> Iterator[Dict[str, str]]:
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    yield {"@cfg": str(cfg), "@site": str(tmp_path / "site"), "@garbage": str(garbage), "@missing": str(tmp_path / "nope.json"),
+    yield {"@cfg": str(cfg), "@site": str(tmp_path / "site"), "@garbage": str(garbage),
+           "@missing": str(tmp_path / "nope.json"),
            "@dir": str(tmp_path / "a-dir"), "@binary": str(tmp_path / "binary"), "@fifo": str(tmp_path / "fifo"),
            "@notjson": str(tmp_path / "notjson"), "@truncated": str(tmp_path / "truncated"),
            "@array": str(tmp_path / "array.json"), "@bare": str(tmp_path / "bare.json"),

@@ -15,6 +15,7 @@ import pytest
 from eessi_bot.cli.main import main
 from tests.fakes.site import write_site
 from tests.fakes.upstream import git
+from tests.slurm import SlurmSession
 from tests.waiting import wait_for
 
 BUILD_SH = """#!/bin/bash
@@ -214,3 +215,20 @@ def test_without_config_the_embedded_one_in_a_directory_of_its_own(
         assert lines[-2:] == ["try: every job succeeded", f"try: removed {root} (the embedded configuration and the "
                               "job tree); with --config the job tree stays"]
         assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_on_slurm_with_eessi_texts(slurm: SlurmSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`try` with a Slurm site: the job runs on the cluster and its rows keep EESSI's Slurm texts."""
+    nodes = ('{"cpu_zen2": {"os": "linux", "cpu_subdir": "x86_64/amd/zen2", "slurm_params": "-p zen2", '
+             '"repo_targets": ["eessi.io-2023.06-software"]}}')
+    cfg = write_site(tmp_path / "site", backend="slurm", node_type_map=nodes, buildenv_extra=f"job_name = {slurm.name}",
+                     extra="\n[job_manager]\npoll_interval = 1\n")
+    site = Site(checkout(tmp_path), cfg, tmp_path / "site" / "jobs")
+    code, lines = trial(site, capsys, "good", "--timeout", "120", BUILD)
+    assert code == 0, "\n".join(lines)
+    assert lines[0] == DEFAULT_LOGIN
+    (job_id,) = {m.group(1) for line in lines for m in [re.match(r"  job (\d+) \(cpu_zen2", line)] if m}
+    assert f"  job {job_id} (cpu_zen2, eessi.io-2023.06-software): released: job awaits launch by Slurm scheduler" \
+        in lines
+    assert result_lines(lines) == [f"try: job {job_id} (cpu_zen2, eessi.io-2023.06-software): SUCCESS; "
+                                   f"{job_dir(tree_of(lines))}", "try: every job succeeded"]

@@ -15,6 +15,7 @@ from eessi_bot.cli.errors import EXIT_STATUS, INTERNAL, INTERRUPTED, USAGE, CliE
 from eessi_bot.cli.runtime import AlreadyRunning
 from eessi_bot.cli.try_cmd import EXIT_STATUS as TRY_EXIT_STATUS
 from eessi_bot.core.config import ConfigError
+from eessi_bot.core.config.problems import errors
 from eessi_bot.core.jobs import JobState
 from eessi_bot.core.webhook import DeliveryError
 
@@ -129,7 +130,8 @@ def _explain(exc: Exception) -> Tuple[int, str]:
     if isinstance(exc, CliError):
         return exc.status, str(exc)
     if isinstance(exc, ConfigError):
-        return USAGE, f"{exc}\nthe configuration has errors; run 'eessi-bot check-config' for details"
+        shown = "\n".join(p.render() for p in errors(exc.problems))
+        return USAGE, f"{shown}\nthe configuration has errors; run 'eessi-bot check-config' for details"
     if isinstance(exc, (AlreadyRunning, DeliveryError)):
         return USAGE, str(exc)
     return INTERNAL, (f"internal error: {type(exc).__name__}: {exc}\n"

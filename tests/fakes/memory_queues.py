@@ -83,6 +83,11 @@ class MemoryInbox(Part):
             return DeliveryRecord(id=delivery_id, event=row.delivery.event, action=row.delivery.action,
                                   state=row.state, attempts=row.attempts, outcome=row.outcome)
 
+    def prunable(self, before: float) -> int:
+        with self._store.lock:
+            return sum(1 for row in self._s.deliveries.values() if row.state in ("done", "failed")
+                       and row.finished_at is not None and row.finished_at < before)
+
 
 class MemoryOutbox(Part):
     def due(self, now: float, limit: int = 50) -> List[OutboxItem]:

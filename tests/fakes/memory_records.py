@@ -104,6 +104,10 @@ class MemoryJobs(Part):
             self._s.local_ids += 1
             return str(self._s.local_ids)
 
+    def prunable(self, before: float) -> int:
+        return sum(1 for job in self._ordered()
+                   if job.state in (JobState.FINISHED, JobState.SUBMIT_FAILED) and job.updated_at < before)
+
     def _ordered(self) -> List[Job]:
         with self._store.lock:
             return [job for _, job in sorted(self._s.jobs.values(), key=lambda item: (item[1].created_at, item[0]))]

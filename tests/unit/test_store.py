@@ -465,3 +465,38 @@ def test_a_listing_keeps_creation_order_and_shows_the_latest_row(store: Store) -
         tx.save_job(job("1", JobState.FINISHED, result_status="SUCCESS"), 9.0)
     listed = store.jobs.list("o/r", 1, [JobState.FINISHED])
     assert [(j.key, j.result_status, j.created_at) for j in listed] == [("1", "SUCCESS", 1.0), ("2", None, 2.0)]
+
+
+# -- retention counts (`eessi-bot gc --dry-run`) -------------------------------------------------
+
+@pytest.mark.parametrize(("before", "expected"), [
+    (10.0, 0), (10.5, 1), (30.0, 1), (30.5, 2), (1e12, 2),
+], ids=["at-the-first-end", "after-the-first-end", "at-the-failed-end", "after-the-failed-end", "everything"])
+def test_prunable_deliveries_are_what_prune_forgets(store: Store, before: float, expected: int) -> None:
+    """Handled (done or failed) deliveries that finished strictly before the cutoff; pending ones never."""
+    for name, number in (("done", 1), ("failed", 2), ("waiting", 3)):
+        store.inbox.store(delivery(name, number), 1.0)
+    assert store.inbox.claim("w", 10.0) is not None
+    finish(store, "done", Effects(), 10.0)
+    assert store.inbox.claim("w", 30.0) is not None
+    store.inbox.fail("failed", "malformed", 30.0)
+    assert store.inbox.prunable(before) == expected
+    assert store.inbox.counts() == {"done": 1, "failed": 1, "pending": 1}, "counting changes nothing"
+    assert store.inbox.prune(before) == expected
+
+
+@pytest.mark.parametrize(("before", "expected"), [
+    (10.0, []), (10.5, ["finished"]), (20.5, ["finished", "submit-failed"]), (1e12, ["finished", "submit-failed"]),
+], ids=["at-the-first-change", "after-it", "after-the-failed-submission", "running-jobs-never"])
+def test_prunable_jobs_are_what_prune_jobs_forgets(store: Store, before: float, expected: List[str]) -> None:
+    with store.transaction() as tx:
+        tx.save_job(job("running", JobState.RUNNING), 1.0)
+        tx.save_job(job("finished", JobState.FINISHED), 10.0)
+        tx.save_job(job("submit-failed", JobState.SUBMIT_FAILED, job_id=None), 20.0)
+        tx.save_job(job("prepared", JobState.PREPARED, job_id=None), 5.0)
+    assert store.jobs.prunable(before) == len(expected)
+    assert len(store.jobs.for_pr("o/r", 1)) == 4, "counting changes nothing"
+    with store.transaction() as tx:
+        assert tx.prune_jobs(before) == len(expected)
+    assert sorted(j.key for j in store.jobs.for_pr("o/r", 1)) == sorted(
+        {"running", "finished", "submit-failed", "prepared"} - set(expected))

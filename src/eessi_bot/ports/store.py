@@ -104,6 +104,10 @@ class InboxStore(Protocol):
 
     def get(self, delivery_id: str) -> Optional[DeliveryRecord]: ...
 
+    def prunable(self, before: float) -> int:
+        """How many deliveries `prune(before)` would forget (`eessi-bot gc --dry-run`; changes nothing)."""
+        ...
+
 
 class OutboxStore(Protocol):
     """GitHub writes, keyed for idempotency; a comment's body versions coalesce into one edit."""
@@ -208,6 +212,11 @@ class JobStore(Protocol):
 
     def next_local_id(self, now: float) -> str:
         """Job ids of the local backend: unique per instance, never reused."""
+        ...
+
+    def prunable(self, before: float) -> int:
+        """How many jobs `Transaction.prune_jobs(before)` would forget (`eessi-bot gc --dry-run`; changes
+        nothing)."""
         ...
 
 

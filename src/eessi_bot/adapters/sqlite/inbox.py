@@ -114,6 +114,13 @@ class Inbox:
         return DeliveryRecord(id=row["id"], event=row["event"], action=row["action"], state=row["state"],
                               attempts=row["attempts"], outcome=row["outcome"])
 
+    def prunable(self, before: float) -> int:
+        """How many deliveries `prune(before)` would forget; a read, so `gc --dry-run` changes nothing."""
+        row = self.db.connection().execute(
+            "SELECT COUNT(*) FROM deliveries WHERE state IN ('done', 'failed') AND finished_at < ?",
+            (before,)).fetchone()
+        return int(row[0])
+
 
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(id=row["id"], event=row["event"], action=row["action"], subject=row["subject"],

@@ -152,6 +152,13 @@ class JobStore:
             cursor = conn.execute("INSERT INTO local_job_ids (created_at) VALUES (?)", (now,))
             return str(cursor.lastrowid)
 
+    def prunable(self, before: float) -> int:
+        """How many jobs `prune_jobs(before)` would forget; a read, so `gc --dry-run` changes nothing."""
+        row = self.db.connection().execute(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('finished', 'submit_failed') AND updated_at < ?",
+            (before,)).fetchone()
+        return int(row[0])
+
 
 PRE_SUBMIT = tuple(s for s in UNFINISHED if s not in FOLLOWED)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from eessi_bot import __version__
-from eessi_bot.cli import admin, cleanup, jobs_cmd
+from eessi_bot.cli import admin, cleanup, gc_cmd, jobs_cmd
 from eessi_bot.cli.errors import EXIT_STATUS, INTERNAL, INTERRUPTED, USAGE, CliError
 from eessi_bot.cli.runtime import AlreadyRunning
 from eessi_bot.cli.try_cmd import EXIT_STATUS as TRY_EXIT_STATUS
@@ -83,7 +83,8 @@ def _port(value: str) -> int:
 
 
 def _admin_commands(with_config: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    """`jobs` and `cleanup`: read the database (read-only, also while the bot runs) and the job tree."""
+    """`jobs`, `cleanup` and `gc`: work on the database and the job tree, also while the bot runs (`jobs`,
+    `cleanup` and `gc --dry-run` only read the database)."""
     listing = with_config("jobs", "list this instance's jobs from its database (also while the bot runs)")
     listing.usage = "eessi-bot jobs [--pr N] [--repo OWNER/REPO] [--state STATE[,STATE...]] [--json] [-c app.cfg]"
     listing.add_argument("--pr", type=admin.pr_number, metavar="N", help="only the jobs of PR N")
@@ -104,6 +105,16 @@ def _admin_commands(with_config: Callable[[str, str], argparse.ArgumentParser]) 
         cmd.add_argument("--json", action="store_true", help="print JSON for scripts")
         cmd.epilog = exit_status
         cmd.formatter_class = argparse.RawDescriptionHelpFormatter
+    collect = with_config("gc", "apply the [clean_up] keep_*_days retention now (the bot does it daily)")
+    collect.description = ("forget handled deliveries and finished jobs older than keep_deliveries_days and\n"
+                           "keep_jobs_days, and remove trash directories older than keep_trash_days (0: keep\n"
+                           "forever), as the bot does daily; prints what goes and the space freed. Safe while the\n"
+                           "bot runs.")
+    collect.usage = "eessi-bot gc [--dry-run] [--json] [-c app.cfg]"
+    collect.add_argument("--dry-run", action="store_true", help="only show what would go; change nothing")
+    collect.add_argument("--json", action="store_true", help="print JSON for scripts")
+    collect.epilog = gc_cmd.EXIT_STATUS
+    collect.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -159,6 +170,8 @@ def _run(args: argparse.Namespace) -> int:
         return jobs_cmd.run(args.config, args.repo, args.pr, args.state, args.json, sys.stdout)
     if args.command == "cleanup":
         return cleanup.run(args.config, args.pr, args.repo, args.dry_run, args.json, sys.stdout, sys.stderr)
+    if args.command == "gc":
+        return gc_cmd.run(args.config, args.dry_run, args.json, sys.stdout, sys.stderr)
     if args.command == "replay":
         from eessi_bot.cli import replay
 

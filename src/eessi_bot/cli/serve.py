@@ -23,6 +23,7 @@ from eessi_bot.adapters.config_files import load_config_or_raise
 from eessi_bot.adapters.github_app import GitHubApp
 from eessi_bot.adapters.system_clock import SystemClock
 from eessi_bot.cli.errors import CliError
+from eessi_bot.cli.notify import Notifier, started_threads
 from eessi_bot.cli.runtime import DataDirLock, Runtime
 from eessi_bot.core.config import Config
 from eessi_bot.core.webhook import MAX_BODY_BYTES
@@ -68,6 +69,7 @@ def _stop_on_signals() -> None:
 def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     """`serve` or `event-handler`: webhooks in, work done by threads of this process."""
     sockets: List[socket.socket] = []
+    notifier = Notifier.from_environment()
     config, runtime, locks = _start(config_path, role, lambda: sockets.append(_bind(host, port)))
     app = create_app(config.github.webhook_secret, runtime.store, runtime.clock, runtime.metrics,
                      runtime.deliveries_waiting)
@@ -75,14 +77,16 @@ def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
                            max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
     _stop_on_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    runtime.start(intake=True, manager=role == "serve")
-    log.info("instance %s (%s) listening on http://%s:%s/ (data in %s)", config.instance, role, host,
-             sockets[0].getsockname()[1], config.bot.data_dir)
+    threads = started_threads(lambda: runtime.start(intake=True, manager=role == "serve"))
+    address = f"http://{host}:{sockets[0].getsockname()[1]}/"
+    log.info("instance %s (%s) listening on %s (data in %s)", config.instance, role, address, config.bot.data_dir)
+    notifier.ready(f"instance {config.instance} ({role}) listening on {address}", threads)
     try:
         server.run()
     except SystemExit:
         pass
     finally:
+        notifier.stopping()
         server.close()
         _shut_down(runtime, locks)
     return 0
@@ -112,16 +116,19 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run_job_manager(config_path: Path) -> int:
     """`job-manager`: follows jobs; its GitHub writes are sent by the event handler."""
+    notifier = Notifier.from_environment()
     config, runtime, locks = _start(config_path, "job-manager")
     _stop_on_signals()
-    runtime.start(intake=False, manager=True)
+    threads = started_threads(lambda: runtime.start(intake=False, manager=True))
     log.info("instance %s job manager running (poll interval %d s; GitHub writes are sent by the event "
              "handler)", config.instance, config.job_manager.poll_interval)
+    notifier.ready(f"instance {config.instance} job manager running", threads)
     try:
         threading.Event().wait()
     except SystemExit:
         pass
     finally:
+        notifier.stopping()
         _shut_down(runtime, locks)
     return 0
 

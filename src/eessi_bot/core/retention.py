@@ -1,9 +1,8 @@
 """Retention cutoffs (`[clean_up] keep_deliveries_days`, `keep_jobs_days`, `keep_trash_days`).
 
 The daily housekeeping of `serve`/`job-manager` and `eessi-bot gc` forget or remove exactly what is
-older than these cutoffs, so both take them from `cutoffs`, the one place that decides. Issue 16's
-rule ("keep_deliveries_days never prunes what recover_deliveries_hours can still bring back") belongs
-in `_deliveries`: the cutoff becomes the earlier of the two.
+older than these cutoffs, so both take them from `cutoffs`, the one place that decides. Deliveries are
+kept at least as long as recovery can bring them back (`_deliveries`).
 """
 
 from __future__ import annotations
@@ -17,6 +16,9 @@ from typing import Optional
 from eessi_bot.core.config import Config
 
 DAY = 86400.0
+HOUR = 3600.0
+RECOVERY_MARGIN = HOUR
+"""Kept beyond the recovery window, for clocks that differ (the bot's and GitHub's)."""
 _DAY_NAME = re.compile(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}")
 
 
@@ -40,8 +42,16 @@ def cutoffs(config: Config, now: float) -> Cutoffs:
 
 
 def _deliveries(config: Config, now: float) -> Optional[float]:
-    """Deliveries are kept `keep_deliveries_days` after they were handled (their ids, to drop repeats)."""
-    return _before(config.clean_up.keep_deliveries_days, now)
+    """Deliveries are kept `keep_deliveries_days` after they were handled (their ids, to drop repeats),
+    and never less than `[github] recover_deliveries_hours` plus `RECOVERY_MARGIN`: recovery takes up a
+    failed delivery of that window unless its id is in the inbox, so forgetting it sooner would handle
+    it twice. A delivery is handled after GitHub sent it, so one handled before the cutoff was sent
+    before it too, outside the window."""
+    days = _before(config.clean_up.keep_deliveries_days, now)
+    hours = config.github.recover_deliveries_hours
+    if days is None or not hours:
+        return days
+    return min(days, now - hours * HOUR - RECOVERY_MARGIN)
 
 
 def _before(days: int, now: float) -> Optional[float]:

@@ -48,6 +48,17 @@ class GitHubSettings:
     max_writes_per_minute: int = 80
     max_writes_per_hour: int = 500
     """Pace of comment/reaction writes: GitHub's secondary rate limits (raise them only for GHES)."""
+    intake: str = "webhook"
+    """How deliveries come in: `webhook` (POSTed to the bot), `poll` (read from the App's log of webhook
+    deliveries, no inbound port needed) or `both`."""
+    poll_interval_deliveries: int = 15
+    """Seconds between two looks at the log of deliveries (`poll` and `both`)."""
+    recover_deliveries_hours: int = 72
+    """Deliveries GitHub could not deliver in the last this many hours are fetched and handled (0: off)."""
+
+    @property
+    def polls(self) -> bool:
+        return self.intake in ("poll", "both")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from eessi_bot.core.config.sections import read_buildenv, read_deploycfg
 PLACEHOLDER_PATH = Path("/nonexistent")
 """Stands in for a path that is missing or invalid (an error was recorded for it)."""
 SECRET_ENV = "GITHUB_APP_SECRET_TOKEN"  # noqa: S105 (a variable name, not a secret)
+INTAKE_MODES = ("webhook", "poll", "both")
 
 KNOWN_SECTIONS = (
     "github", "bot", "bot_control", "buildenv", "deploycfg", "architecturetargets", "repo_targets",
@@ -190,4 +191,11 @@ def _github(r: Reader) -> GitHubSettings:
     return GitHubSettings(app_id=app_id, app_name=app_name, installation_id=installation_id,
                           private_key=private_key or PLACEHOLDER_PATH, api_url=api_url, webhook_secret=secret,
                           max_writes_per_minute=r.integer(s, "max_writes_per_minute", 80, minimum=1),
-                          max_writes_per_hour=r.integer(s, "max_writes_per_hour", 500, minimum=1))
+                          max_writes_per_hour=r.integer(s, "max_writes_per_hour", 500, minimum=1),
+                          intake=r.choice(s, "intake", INTAKE_MODES, "webhook"),
+                          poll_interval_deliveries=r.integer(
+                              s, "poll_interval_deliveries", 15, minimum=1,
+                              hint="seconds between two looks at the App's log of webhook deliveries"),
+                          recover_deliveries_hours=r.integer(
+                              s, "recover_deliveries_hours", 72, minimum=0,
+                              hint="hours back to recover deliveries GitHub could not deliver; 0 turns it off"))

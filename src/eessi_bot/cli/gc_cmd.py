@@ -31,7 +31,8 @@ from eessi_bot.ports.clock import Clock
 
 EXIT_STATUS = """exit status:
   0  done (with --dry-run: shown, nothing changed); also when nothing is old enough to go
-  1  some entries of the trash could not be removed (each is named on stderr); the rest went
+  1  some entries of the trash could not be removed (each is named on stderr, or in the JSON); the
+     rest went
   2  wrong invocation, unusable configuration, or no usable database"""
 
 PARTIAL = 1

@@ -17,6 +17,7 @@ from eessi_bot.core.effects import CommentEffect, Effects, ReactionEffect
 from eessi_bot.core.jobs import Job, JobState
 from eessi_bot.core.uploads import Upload
 from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem
+from tests.fakes.memory_overview import MemoryOverview
 from tests.fakes.memory_queues import MemoryInbox, MemoryOutbox
 from tests.fakes.memory_records import MemoryJobs, MemoryUploads
 from tests.fakes.memory_state import Part, State, WriteRow
@@ -110,6 +111,7 @@ class MemoryStore:
         self.outbox = MemoryOutbox(self)
         self.jobs = MemoryJobs(self)
         self.uploads = MemoryUploads(self)
+        self.overview = MemoryOverview(self)
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTransaction]:

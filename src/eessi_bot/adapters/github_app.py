@@ -114,6 +114,8 @@ class GitHubApp:
         )
         self._tokens = _TokenProvider(self._integration, settings.installation_id, clock)
         self._local = threading.local()
+        self.rate_limit: Optional[Tuple[int, int]] = None
+        """(remaining, limit) of GitHub's primary rate limit as its last answer said (status page, metrics)."""
 
     def _client(self) -> Github:
         client: Optional[Github] = getattr(self._local, "client", None)
@@ -124,17 +126,26 @@ class GitHubApp:
             self._local.client = client
         return client
 
+    def _note_rate(self, headers: Mapping[str, Any]) -> None:
+        lower = {str(k).lower(): str(v) for k, v in headers.items()}
+        remaining, limit = lower.get("x-ratelimit-remaining", ""), lower.get("x-ratelimit-limit", "")
+        if remaining.isdigit() and limit.isdigit():
+            self.rate_limit = (int(remaining), int(limit))
+
     def _call(self, verb: str, url: str, *, body: Optional[Dict[str, Any]] = None,
               parameters: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, Any], Any]:
         try:
-            return self._client().requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)
+            headers, data = self._client().requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)
         except GithubException as exc:
+            self._note_rate(exc.headers or {})
             error = translate(exc.status, exc.headers or {}, exc.data, self._clock.now())
             if exc.status == 401:
                 self._tokens.invalidate()
             raise error from exc
         except requests.RequestException as exc:
             raise Transient(f"{verb} {url}: {exc}") from exc
+        self._note_rate(headers)
+        return headers, data
 
     def get_pull(self, repo: str, number: int) -> PullRequest:
         _, data = self._call("GET", f"/repos/{repo}/pulls/{number}")

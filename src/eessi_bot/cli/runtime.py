@@ -10,7 +10,7 @@ import socket
 import sqlite3
 import threading
 from pathlib import Path
-from typing import IO, Callable, List, Mapping, Optional
+from typing import IO, Callable, List, Mapping, Optional, cast
 
 from eessi_bot.adapters.git_mirror import GitMirrors
 from eessi_bot.adapters.local_jobs import LocalScheduler, package_script
@@ -41,10 +41,13 @@ from eessi_bot.ports.object_store import ObjectInfo, ObjectStore
 from eessi_bot.ports.scheduler import Scheduler
 from eessi_bot.ports.store import JobStore
 from eessi_bot.ports.wakeup import Wakeup
+from eessi_bot.service.disk import DiskUsage
+from eessi_bot.service.health import Health, Site
 from eessi_bot.service.identity import Identity
+from eessi_bot.service.instruments import ObservedGitHub, ObservedObjectStore, ObservedScheduler, TimedProcessor
 from eessi_bot.service.metrics import Metrics
 from eessi_bot.service.outbox_sender import OutboxSender
-from eessi_bot.service.workers import DeliveryProcessor, WorkerPool
+from eessi_bot.service.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,15 @@ def uploader_facts() -> Uploader:
     return Uploader(username=getpass.getuser(), ip=ip, hostname=hostname)
 
 
+def make_metrics(config: Config, clock: Clock) -> Metrics:
+    """The metrics, health and disk use of one runtime (what the status page shows of the configuration)."""
+    site = Site(instance=config.instance, intake=str(getattr(config.github, "intake", "webhook")),
+                backend=config.buildenv.job_backend, jobs_dir=config.buildenv.jobs_base_dir,
+                trash_dir=config.clean_up.trash_bin_dir, status_token=config.bot.status_token)
+    return Metrics(Health(site, started_at=clock.now()),
+                   DiskUsage({"jobs tree": site.jobs_dir, "trash": site.trash_dir}))
+
+
 class Runtime:
     """Inbox, outbox, workers, the outbox sender and the job manager over one store.
 
@@ -157,12 +169,14 @@ class Runtime:
         self.writes_waiting = Wakeup()
         self.jobs_changed = Wakeup()
         self.uploads_waiting = Wakeup()
-        self.metrics = Metrics()
+        self.metrics = make_metrics(config, clock)
+        github = cast(GitHub, ObservedGitHub(github, self.metrics, clock))
         self.identity = Identity(config.github.app_id, github, self.store)
         pacer = Pacer(((60.0, config.github.max_writes_per_minute), (3600.0, config.github.max_writes_per_hour)))
         self.sender = OutboxSender(self.outbox, github, self.identity, clock, self.writes_waiting, pacer)
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
-        self.manager = JobManager(config, self.store, self.scheduler, clock, self.jobs_changed, self.writes_waiting,
+        observed = ObservedScheduler(self.scheduler, self.metrics, clock)
+        self.manager = JobManager(config, self.store, observed, clock, self.jobs_changed, self.writes_waiting,
                                   housekeeping=Housekeeping(config, self.store, clock))
         self.adopter = Adopter(config, self.store, github, clock)
         self.builder = BuildService(config, github, GitMirrors(config.bot.data_dir / "mirrors"), self.scheduler,
@@ -172,25 +186,24 @@ class Runtime:
         self.deploys = DeployService(self.store, clock, self.uploads_waiting)
         transfer: ArtefactTransfer = (
             ScriptTransfer(config, ProcessRunner(), os.environ) if config.deploy.upload_method == "script"
-            else Transfer(config, objects or LazyObjectStore(config.deploy.endpoint_url or None), SshSigner(),
+            else Transfer(config, ObservedObjectStore(objects or LazyObjectStore(config.deploy.endpoint_url or None),
+                                                      self.metrics), SshSigner(),
                           uploader_facts()))
         self.deployer = Deployer(config, self.store, transfer, clock, self.uploads_waiting, self.writes_waiting)
-        self.processor = DeliveryProcessor(self.store, default_router(), config, clock, default_registry(),
+        self.processor = TimedProcessor(self.metrics, self.store, default_router(), config, clock, default_registry(),
                                            self.job_service, self.deploys, self.writes_waiting)
         self.workers = WorkerPool(self.processor, clock, config.bot.workers, self.deliveries_waiting)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
-        self.metrics.gauge("eessi_bot_inbox_deliveries", "Deliveries in the inbox by state",
-                           lambda: {(("state", k),): float(v) for k, v in self.inbox.counts().items()})
-        self.metrics.gauge("eessi_bot_outbox_writes", "GitHub writes in the outbox by state",
-                           lambda: {(("state", k),): float(v) for k, v in self.outbox.counts().items()})
-        self.metrics.gauge("eessi_bot_jobs_total", "Jobs in the database by state",
-                           lambda: {(("state", k),): float(v) for k, v in self.jobs.counts().items()})
+        self.metrics.watch(self.store, clock)
+        self.manager.on_cycle = lambda stats: self.metrics.manager_cycle(stats, clock.now())
 
     def start(self, intake: bool = True, manager: bool = True) -> None:
         """Start the threads of the roles this process plays: intake (workers and the outbox sender,
         which sends every GitHub write, also the job manager's) and the job manager (with the
         deployer, whose uploads may take long and never delay a webhook)."""
+        roles = (("intake", intake), ("job manager", manager))
+        self.metrics.health.started(", ".join(role for role, on in roles if on))
         if intake:
             requeued = self.inbox.requeue_unfinished()
             if requeued:

@@ -16,9 +16,9 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from eessi_bot.core.config import Config
 from eessi_bot.core.jobfiles import metadata_name, render_metadata
@@ -54,6 +54,11 @@ class CycleStats:
     tracked: int = 0
     changed: int = 0
     failed: int = 0
+    seconds: float = 0.0
+    reachable: Optional[bool] = None
+    """Whether the batch system answered (None: there was no job to ask about)."""
+    moved: List[Job] = field(default_factory=list)
+    """Jobs whose state changed, as they are now (the metrics' queue and run times and ends)."""
 
 
 def marker_name(job_id: str) -> str:
@@ -80,6 +85,8 @@ class JobManager:
         self._ending = False
         self._listed_at = -math.inf
         self._tracked: Dict[str, Tuple[str, str, Tracked]] = {}
+        self.on_cycle: Optional[Callable[[CycleStats], None]] = None
+        """Told every cycle's figures (the status page and metrics)."""
 
     # -- one cycle -------------------------------------------------------------------------
     def cycle(self) -> CycleStats:
@@ -92,6 +99,7 @@ class JobManager:
             after = self._follow(jobs, stats) if jobs else []
         except SchedulerUnavailable:
             self.wakes.cycled(started, self._followed, answered=False)
+            self._report(stats, started, reachable=False)
             raise
         self._watch(after)
         self.wakes.cycled(started, self._followed, answered=True)
@@ -100,7 +108,13 @@ class JobManager:
         stats.changed += self.trash.sweep()
         if stats.changed:
             self.writes_waiting.notify()
+        self._report(stats, started, reachable=True if jobs else None)
         return stats
+
+    def _report(self, stats: CycleStats, started: float, reachable: Optional[bool]) -> None:
+        stats.seconds, stats.reachable = time.monotonic() - started, reachable
+        if self.on_cycle is not None:
+            self.on_cycle(stats)
 
     def _follow(self, jobs: List[Job], stats: CycleStats) -> List[Job]:
         """Every job after one query of the queue (and one of accounting for those that need it)."""
@@ -123,6 +137,8 @@ class JobManager:
                 new, released = job, False
             budget -= 1 if released else 0
             stats.changed += 1 if new is not job and new.rows != job.rows else 0
+            if new.state is not job.state:
+                stats.moved.append(new)
             after.append(new)
         return after
 

@@ -300,6 +300,9 @@ class Store(Protocol):
     @property
     def uploads(self) -> UploadStore: ...
 
+    @property
+    def overview(self) -> OverviewStore: ...
+
     def transaction(self) -> ContextManager[Transaction]: ...
 
     def get_meta(self, key: str) -> Optional[str]:
@@ -307,3 +310,49 @@ class Store(Protocol):
         ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """A delivery as the status page lists it (never its body)."""
+
+    id: str
+    event: str
+    action: Optional[str]
+    subject: Optional[str]
+    """`owner/repo#N`, for deliveries about one PR."""
+    state: str
+    attempts: int
+    outcome: Optional[str]
+    received_at: float
+    finished_at: Optional[float]
+
+
+class OverviewStore(Protocol):
+    """Read-only questions of the status page and `/metrics`: each reads an index or a bounded number of
+    rows, since they are asked on every scrape and page view."""
+
+    def oldest_pending_delivery(self) -> Optional[float]:
+        """When the oldest delivery not yet handled (pending or processing) was received."""
+        ...
+
+    def oldest_pending_write(self) -> Optional[float]:
+        """Since when the oldest unsent write waits: a write never sent since it was queued, an edit
+        since its body or its last attempt changed (a lower bound of its wait)."""
+        ...
+
+    def recent_deliveries(self, limit: int, subject: Optional[str] = None) -> List[DeliverySummary]:
+        """The newest deliveries first, all or those of one `owner/repo#N`."""
+        ...
+
+    def recent_jobs(self, limit: int) -> List[Job]:
+        """The jobs changed last, newest first."""
+        ...
+
+    def job_counts(self) -> Dict[Tuple[str, str], int]:
+        """Jobs by (state, node type)."""
+        ...
+
+    def upload_counts(self) -> Dict[str, int]:
+        """Uploads by state."""
+        ...

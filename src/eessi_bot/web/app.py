@@ -1,4 +1,5 @@
-"""The HTTP face of the bot: webhooks in (verify → inbox → 202), health and metrics out.
+"""The HTTP face of the bot: webhooks in (verify → inbox → 202), health out; the status pages and
+metrics are `web.status`'s.
 
 Nothing here talks to GitHub: the request only verifies the signature, stores the delivery in the
 same transaction that decides the answer, and wakes the workers.
@@ -15,7 +16,9 @@ from eessi_bot.core.webhook import MAX_BODY_BYTES, DeliveryError, Verdict, parse
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.store import Store
 from eessi_bot.ports.wakeup import Wakeup
+from eessi_bot.service.health import degraded_reason
 from eessi_bot.service.metrics import Metrics
+from eessi_bot.web.status import status_pages
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +30,10 @@ def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, delive
     app = Flask("eessi_bot")
     inbox, outbox = store.inbox, store.outbox
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    metrics.counter(DELIVERIES, "Webhook requests by result (queued, duplicate, refused, invalid)")
 
     def refuse(status: int, result: str, message: str) -> Tuple[Response, int]:
         metrics.inc(DELIVERIES, result=result)
+        metrics.rejected.labels(reason=message if status == 401 else result).inc()
         return jsonify({"message": message}), status
 
     def receive() -> Tuple[Response, int]:
@@ -63,16 +66,14 @@ def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, delive
 
     @app.get("/healthz")
     def healthz() -> Tuple[Response, int]:
-        return jsonify({"status": "ok", "inbox": inbox.counts(), "outbox": outbox.counts()}), 200
+        """200 while the bot serves; `degraded` (still 200: a restart would not help) with the reason
+        when GitHub writes have failed for a while (`service.health.degraded_reason`)."""
+        written = outbox.counts()
+        reason = degraded_reason(metrics.health.snapshot(), written.get("pending", 0), clock.now())
+        report = {"status": "degraded" if reason else "ok", "inbox": inbox.counts(), "outbox": written}
+        if reason:
+            report["reason"] = reason
+        return jsonify(report), 200
 
-    @app.get("/metrics")
-    def prometheus() -> Response:
-        return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
-
-    @app.get("/")
-    def index() -> Response:
-        counts = inbox.counts()
-        text = "eessi-bot is running\n" + "".join(f"deliveries {k}: {v}\n" for k, v in sorted(counts.items()))
-        return Response(text, mimetype="text/plain")
-
+    app.register_blueprint(status_pages(store, clock, metrics))
     return app

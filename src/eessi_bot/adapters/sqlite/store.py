@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from eessi_bot.adapters.sqlite import inbox, jobs, outbox, uploads
+from eessi_bot.adapters.sqlite import inbox, jobs, outbox, overview, uploads
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.core.effects import Effects
 from eessi_bot.core.jobs import Job
@@ -60,6 +60,7 @@ class SqliteStore:
         self.outbox = outbox.Outbox(db)
         self.jobs = jobs.JobStore(db)
         self.uploads = uploads.UploadStore(db)
+        self.overview = overview.Overview(db)
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> SqliteStore:

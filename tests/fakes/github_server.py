@@ -16,6 +16,7 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from tests.fakes.github_deliveries import DeliveryLog, register_routes
 from tests.fakes.github_faults import SECONDARY_RATE_LIMIT_MESSAGE, Fault, FaultQueue
 from tests.fakes.github_http import RATE_LIMIT, GitHubApi, Journal
 from tests.fakes.github_objects import error_body, user
@@ -56,6 +57,9 @@ class FakeGitHub:
         GitHubApi(
             flask_app, self.state, self.faults, schema or (GitHubSchema() if validate else None), self.journal
         )
+        self.hook = DeliveryLog(self.state)
+        """The App's webhook: `hook.hook_url`, `deliver(...)` and the log GitHub keeps of the attempts."""
+        register_routes(flask_app, self.state, self.hook)
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -318,3 +322,11 @@ class FakeGitHub:
     ) -> Fault:
         """A server error with GitHub's JSON error body (502 by default)."""
         return self.inject(method, path_regex, status=status, count=count, after_effect=after_effect)
+
+    # --- the App's webhook -------------------------------------------------------------------------
+
+    def deliver(self, event: str, payload: JSON, *, guid: Optional[str] = None,
+                installation_id: Optional[int] = None) -> JSON:
+        """What GitHub does when something happens: POST the signed payload to `hook.hook_url` (None: a URL
+        nothing answers) and log the attempt; returns the logged attempt (`status_code` 0: not delivered)."""
+        return self.hook.deliver(event, payload, guid=guid, installation_id=installation_id)

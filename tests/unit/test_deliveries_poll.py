@@ -13,6 +13,7 @@ import pytest
 from eessi_bot.adapters.config_files import load_config
 from eessi_bot.core.config import Config
 from eessi_bot.core.deliveries import (
+    CLOCK_MARGIN,
     OVERLAP,
     LoggedDelivery,
     Marks,
@@ -122,18 +123,19 @@ def test_late_since(ago: float, interval: Optional[int], late: bool) -> None:
     assert late_since(NOW - ago, NOW, interval) == (NOW - ago if late else None)
 
 
-ITEM = {"id": 12345678, "guid": "0b989ba4-242f-11e5-81e1-c7b6966d2516", "delivered_at": "2019-06-03T00:57:16Z",
+GUID = "0b989ba4-242f-11e5-81e1-c7b6966d2516"
+ITEM = {"id": 12345678, "guid": GUID, "delivered_at": "2019-06-03T00:57:16Z",
         "redelivery": False, "duration": 0.27, "status": "OK", "status_code": 200, "event": "issues",
         "action": "opened", "installation_id": 123, "repository_id": 456, "throttled_at": None}
 ITEMS = [
     # (id, item, parsed or None)
-    ("github-example", ITEM, LoggedDelivery(12345678, ITEM["guid"], "issues", "opened", 1559523436.0, 200, 123)),
+    ("github-example", ITEM, LoggedDelivery(12345678, GUID, "issues", "opened", 1559523436.0, 200, 123)),
     ("no-installation", {**ITEM, "installation_id": None, "action": None},
-     LoggedDelivery(12345678, ITEM["guid"], "issues", None, 1559523436.0, 200, None)),
+     LoggedDelivery(12345678, GUID, "issues", None, 1559523436.0, 200, None)),
     ("fractional-time", {**ITEM, "delivered_at": "2019-06-03T00:57:16.500Z"},
-     LoggedDelivery(12345678, ITEM["guid"], "issues", "opened", 1559523436.5, 200, 123)),
+     LoggedDelivery(12345678, GUID, "issues", "opened", 1559523436.5, 200, 123)),
     ("no-status-code", {k: v for k, v in ITEM.items() if k != "status_code"},
-     LoggedDelivery(12345678, ITEM["guid"], "issues", "opened", 1559523436.0, 0, 123)),
+     LoggedDelivery(12345678, GUID, "issues", "opened", 1559523436.0, 0, 123)),
     ("no-guid", {k: v for k, v in ITEM.items() if k != "guid"}, None),
     ("text-id", {**ITEM, "id": "12345678"}, None),
     ("bad-time", {**ITEM, "delivered_at": "yesterday"}, None),
@@ -181,9 +183,9 @@ def test_delivery_from_log(payload: Any, guid: str, problem: Optional[str]) -> N
 
 STORED = [
     # (id, stored text, marks)
-    ("fresh", None, Marks(since=NOW)),
-    ("unreadable", "{not json", Marks(since=NOW)),
-    ("no-since", json.dumps({"poll": 5.0}), Marks(since=NOW)),
+    ("fresh", None, Marks(since=NOW - CLOCK_MARGIN)),
+    ("unreadable", "{not json", Marks(since=NOW - CLOCK_MARGIN)),
+    ("no-since", json.dumps({"poll": 5.0}), Marks(since=NOW - CLOCK_MARGIN)),
     ("kept", json.dumps({"since": 10.0, "poll": 20.0, "recover": None}), Marks(since=10.0, poll=20.0)),
 ]
 

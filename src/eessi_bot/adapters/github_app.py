@@ -4,23 +4,32 @@ PyGithub is built without its client-side throttle (it waits between all request
 reference/eessi-bot-measured.md) and with a retry that only repeats GETs: writes are retried by the
 outbox, which knows whether a repeat could duplicate a comment. PyGithub's connection object is not
 thread-safe, so every thread gets its own client; they share one installation token.
+
+The App's log of webhook deliveries (`DeliveriesLog`) is read with the App's JWT through PyGithub's
+raw request path (PyGithub does not wrap `/app/hook/deliveries`), following GitHub's `Link` pages.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, Github, GithubException, GithubIntegration
+from github.Requester import Requester
+from requests.utils import parse_header_links
 from urllib3.util.retry import Retry
 
 from eessi_bot.core.config.model import GitHubSettings
+from eessi_bot.core.deliveries import LoggedDelivery, logged_delivery
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import (
     Comment,
     CommentRef,
+    DeliveryPage,
     GitHubError,
     NotFound,
     PullRequest,
@@ -33,6 +42,8 @@ TOKEN_REFRESH_MARGIN = 600.0
 """Installation tokens live an hour; a new one is minted when less than this many seconds remain."""
 SECONDARY_LIMIT_WAIT = 60.0
 TIMEOUT = 20
+DELIVERIES_PER_PAGE = 100
+"""GitHub's maximum: an idle look at the log of deliveries is one request."""
 
 
 def _read_retry() -> Retry:
@@ -116,6 +127,8 @@ class GitHubApp:
         self._local = threading.local()
         self.rate_limit: Optional[Tuple[int, int]] = None
         """(remaining, limit) of GitHub's primary rate limit as its last answer said (status page, metrics)."""
+        self._app_key: Any = None
+        self._private_key_pem = private_key_pem
 
     def _client(self) -> Github:
         client: Optional[Github] = getattr(self._local, "client", None)
@@ -200,3 +213,52 @@ class GitHubApp:
             raise translate(exc.status, exc.headers or {}, exc.data, self._clock.now()) from exc
         except requests.RequestException as exc:
             raise Transient(f"GET /app: {exc}") from exc
+
+    def _app_requester(self) -> Requester:
+        """This thread's requester that signs with the App's JWT (GETs retried, like the client's)."""
+        requester: Optional[Requester] = getattr(self._local, "app_requester", None)
+        if requester is None:
+            integration = GithubIntegration(
+                auth=Auth.AppAuth(self._settings.app_id, sign_func=self._sign), base_url=self._settings.api_url,
+                timeout=TIMEOUT, retry=_read_retry(), seconds_between_requests=None, seconds_between_writes=None)
+            requester = integration.requester
+            self._local.app_requester = requester
+        return requester
+
+    def _sign(self, claims: Dict[str, Any]) -> str:
+        """The App's JWT, signed with the key parsed once (PyGithub parses the PEM for every JWT, about
+        60 ms of CPU each, and the log of deliveries is read with one JWT per request)."""
+        if self._app_key is None:
+            self._app_key = load_pem_private_key(self._private_key_pem.encode("utf-8"), password=None)
+        return jwt.encode(claims, self._app_key, algorithm="RS256")
+
+    def _app_get(self, url: str, parameters: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, Any], Any]:
+        try:
+            return self._app_requester().requestJsonAndCheck("GET", url, parameters=parameters)
+        except GithubException as exc:
+            raise translate(exc.status, exc.headers or {}, exc.data, self._clock.now()) from exc
+        except requests.RequestException as exc:
+            raise Transient(f"GET {url}: {exc}") from exc
+
+    def list_deliveries(self, next_url: Optional[str] = None) -> DeliveryPage:
+        if next_url is None:
+            headers, data = self._app_get("/app/hook/deliveries", {"per_page": DELIVERIES_PER_PAGE})
+        else:
+            headers, data = self._app_get(next_url)
+        items: List[LoggedDelivery] = [
+            parsed for parsed in (logged_delivery(item) for item in (data if isinstance(data, list) else []))
+            if parsed is not None]
+        return DeliveryPage(items, next_link(headers.get("link")))
+
+    def delivery_payload(self, delivery_id: int) -> Any:
+        _, data = self._app_get(f"/app/hook/deliveries/{int(delivery_id)}")
+        request = data.get("request") if isinstance(data, dict) else None
+        return request.get("payload") if isinstance(request, dict) else None
+
+
+def next_link(header: Optional[str]) -> Optional[str]:
+    """The URL of `rel="next"` in a `Link` header, as GitHub gave it (never a cursor made here)."""
+    for link in parse_header_links(header or ""):
+        if link.get("rel") == "next" and link.get("url"):
+            return str(link["url"])
+    return None

@@ -1,13 +1,18 @@
-"""GitHub kept in memory: for the demo, `replay --dry-run` and unit tests. Records every write."""
+"""GitHub kept in memory: for the demo, `replay --dry-run` and unit tests. Records every write.
+
+It also keeps a log of webhook deliveries (`DeliveriesLog`): `log_delivery` adds an attempt, and the
+log is read newest first in pages of `page_size`, as GitHub serves it.
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from eessi_bot.ports.github import Comment, CommentRef, NotFound, PullRequest
+from eessi_bot.core.deliveries import LoggedDelivery
+from eessi_bot.ports.github import Comment, CommentRef, DeliveryPage, NotFound, PullRequest
 
 
 @dataclass
@@ -28,6 +33,11 @@ class MemoryGitHub:
     labels: Dict[Tuple[str, int], List[str]] = field(default_factory=dict)
     writes: List[Write] = field(default_factory=list)
     on_write: Optional[Callable[[Write], None]] = None
+    logged: List[Tuple[LoggedDelivery, Any]] = field(default_factory=list)
+    """The log of webhook deliveries, oldest first: each attempt and its payload."""
+    page_size: int = 100
+    reads: List[str] = field(default_factory=list)
+    """`list` and `get <id>` for every read of the log of deliveries."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,3 +106,24 @@ class MemoryGitHub:
 
     def bodies(self, repo: str, issue_number: int) -> List[str]:
         return [c.body for c in self.iter_comments(repo, issue_number)]
+
+    def log_delivery(self, item: LoggedDelivery, payload: Any) -> None:
+        with self._lock:
+            self.logged.append((item, payload))
+
+    def list_deliveries(self, next_url: Optional[str] = None) -> DeliveryPage:
+        with self._lock:
+            self.reads.append("list")
+            newest_first = [item for item, _ in reversed(self.logged)]
+        start = int(next_url.rpartition("=")[2]) if next_url else 0
+        end = start + self.page_size
+        return DeliveryPage(newest_first[start:end], f"memory:deliveries?start={end}" if end < len(newest_first)
+                            else None)
+
+    def delivery_payload(self, delivery_id: int) -> Any:
+        with self._lock:
+            self.reads.append(f"get {delivery_id}")
+            for item, payload in self.logged:
+                if item.id == delivery_id:
+                    return payload
+        raise NotFound(f"no delivery {delivery_id}")

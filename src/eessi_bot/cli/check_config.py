@@ -9,6 +9,7 @@ from typing import List, Optional, Sequence, TextIO
 from eessi_bot.adapters.config_files import UNREADABLE, load_config
 from eessi_bot.adapters.local_jobs import time_limit_seconds
 from eessi_bot.core.config import Config, Problem, Severity
+from eessi_bot.core.config.model import GitHubSettings
 from eessi_bot.core.job_env import FIXED
 from eessi_bot.ports.scheduler import SubmitError
 
@@ -24,6 +25,7 @@ def summary(config: Config) -> List[str]:
     lines = [
         f"instance:            {config.instance} (GitHub App {config.github.app_id}, installation "
         f"{config.github.installation_id}, API {config.github.api_url})",
+        f"intake:              {_intake(config.github)}",
         f"job backend:         {backend}",
         f"jobs base dir:       {b.jobs_base_dir}",
         f"job environment:     {' '.join(FIXED)}, {' '.join(b.job_environment) or 'nothing else'} "
@@ -44,6 +46,17 @@ def summary(config: Config) -> List[str]:
         lines.append(f"  - {node.name}: {node.os} {node.cpu_subdir}{accel}; repos {', '.join(node.repo_targets)}; "
                      f"{how}")
     return lines
+
+
+def _intake(github: GitHubSettings) -> str:
+    """How deliveries come in, and what is recovered."""
+    how = {"webhook": "webhooks (POST / on the bot's port)",
+           "poll": f"GitHub's log of webhook deliveries, every {github.poll_interval_deliveries} s (no inbound port "
+                   "needed)",
+           "both": f"webhooks, and GitHub's log of webhook deliveries every {github.poll_interval_deliveries} s"}
+    hours = github.recover_deliveries_hours
+    recovery = f"failed deliveries of the last {hours} h recovered" if hours else "failed deliveries not recovered"
+    return f"{how[github.intake]}; {recovery}"
 
 
 def _time_limit(options: Sequence[str]) -> str:

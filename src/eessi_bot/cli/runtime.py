@@ -36,11 +36,12 @@ from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.manager import JobManager
 from eessi_bot.jobs.service import JobService
 from eessi_bot.ports.clock import Clock
-from eessi_bot.ports.github import GitHub
+from eessi_bot.ports.github import DeliveriesLog, GitHub
 from eessi_bot.ports.object_store import ObjectInfo, ObjectStore
 from eessi_bot.ports.scheduler import Scheduler
 from eessi_bot.ports.store import JobStore
 from eessi_bot.ports.wakeup import Wakeup
+from eessi_bot.service.deliveries import DeliveryIntake
 from eessi_bot.service.disk import DiskUsage
 from eessi_bot.service.health import Health, Site
 from eessi_bot.service.identity import Identity
@@ -157,7 +158,10 @@ class Runtime:
     """
 
     def __init__(self, config: Config, github: GitHub, clock: Clock, store: Optional[SqliteStore] = None,
-                 scheduler: Optional[Scheduler] = None, objects: Optional[ObjectStore] = None) -> None:
+                 scheduler: Optional[Scheduler] = None, objects: Optional[ObjectStore] = None,
+                 deliveries: Optional[DeliveriesLog] = None) -> None:
+        """`deliveries`: the App's log of webhook deliveries, read by the intake role for `[github] intake =
+        poll|both` and to recover failed deliveries (None: neither, as replay, demo and try want)."""
         self.config = config
         self.clock = clock
         self.store = store or open_store(config.bot.data_dir)
@@ -191,8 +195,11 @@ class Runtime:
                           uploader_facts()))
         self.deployer = Deployer(config, self.store, transfer, clock, self.uploads_waiting, self.writes_waiting)
         self.processor = TimedProcessor(self.metrics, self.store, default_router(), config, clock, default_registry(),
-                                           self.job_service, self.deploys, self.writes_waiting)
+                                           self.job_service, self.deploys, self.writes_waiting,
+                                           late_since=self.inbox.late_since)
         self.workers = WorkerPool(self.processor, clock, config.bot.workers, self.deliveries_waiting)
+        self.delivery_intake = (None if deliveries is None else DeliveryIntake(
+            config.github, deliveries, self.inbox, self.store, clock, self.deliveries_waiting))
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self.metrics.watch(self.store, clock)
@@ -210,10 +217,25 @@ class Runtime:
                 log.info("resuming %d deliveries that were in progress when the bot stopped", requeued)
             self.workers.start()
             self._thread("outbox", self.sender.run)
+            self._start_delivery_intake()
         if manager:
             self._adopt()
             self._thread("job-manager", self.manager.run)
             self._thread("deployer", self.deployer.run)
+
+    def _start_delivery_intake(self) -> None:
+        """The thread that reads GitHub's log of deliveries (poll intake, recovery), when there is one."""
+        settings = self.config.github
+        if self.delivery_intake is None or not self.delivery_intake.active:
+            log.info("intake: webhooks only; deliveries GitHub could not deliver are not recovered")
+            return
+        recovery = (f"deliveries GitHub could not deliver in the last {settings.recover_deliveries_hours} h are "
+                    "recovered" if settings.recover_deliveries_hours else "recovery of failed deliveries is off")
+        how = {"webhook": "webhooks", "poll": f"GitHub's log of deliveries every {settings.poll_interval_deliveries} "
+               "s (the port serves /healthz and /metrics; webhooks that reach it are still taken, verified)",
+               "both": f"webhooks and GitHub's log of deliveries every {settings.poll_interval_deliveries} s"}
+        log.info("intake: %s; %s", how[settings.intake], recovery)
+        self._thread("deliveries", self.delivery_intake.run)
 
     def _adopt(self) -> None:
         """Jobs an EESSI bot left are followed from now on (a site switching keeps its jobs in flight)."""

@@ -54,7 +54,7 @@ def _start(config_path: Path, role: str, before: Callable[[], None] = lambda: No
         lock.acquire()
     clock = SystemClock()
     github = GitHubApp(config.github, config.github.private_key.read_text(encoding="utf-8"), clock)
-    return config, Runtime(config, github, clock), locks
+    return config, Runtime(config, github, clock, deliveries=github), locks
 
 
 def _stop_on_signals() -> None:

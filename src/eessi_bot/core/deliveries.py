@@ -31,6 +31,9 @@ RECOVER_EVERY = 600.0
 LATE_MARGIN = 60.0
 """A polled delivery is late when it comes more than two poll intervals and this many seconds after
 GitHub sent it (the bot was stopped); a recovered one always is."""
+CLOCK_MARGIN = 60.0
+"""Seconds before the first start from which deliveries are taken up: GitHub's times have whole seconds,
+and its clock and the bot's differ a little."""
 MARKS_KEY = "deliveries_intake"
 """The meta key of `Marks`."""
 
@@ -85,7 +88,8 @@ class Marks:
     """What the passes remember across restarts (in the database's meta table, as JSON)."""
 
     since: float
-    """The bot's first start (with this feature): nothing GitHub sent before it is taken up."""
+    """The bot's first start (with this feature) less `CLOCK_MARGIN`: nothing GitHub sent before is
+    taken up."""
     poll: Optional[float] = None
     """The newest attempt a finished poll pass saw (GitHub's time)."""
     recover: Optional[float] = None
@@ -96,13 +100,14 @@ class Marks:
 
     @staticmethod
     def from_json(text: Optional[str], first_start: float) -> Marks:
-        """The stored marks; a fresh start (nothing stored, or something unreadable) since `first_start`."""
+        """The stored marks; for a fresh start (nothing stored, or something unreadable) since
+        `first_start` less `CLOCK_MARGIN`."""
         try:
             data = json.loads(text) if text else None
         except ValueError:
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("since"), (int, float)):
-            return Marks(since=first_start)
+            return Marks(since=first_start - CLOCK_MARGIN)
         return Marks(since=float(data["since"]), poll=_number(data.get("poll")), recover=_number(data.get("recover")))
 
 

@@ -8,6 +8,7 @@ this module knows indentation and list markers, so every answer has the same lay
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from eessi_bot.core.markdown import code, fenced
@@ -108,9 +109,31 @@ def _result(outcome: Outcome) -> Item:
     return Item(f"handling command {command} resulted in: ", outcome.reply)
 
 
-def render_response(fmt: str, app_name: str, sender: str, outcomes: Sequence[Outcome]) -> str:
-    """`fmt` filled with one `comment_response` and one `comment_result` item per command."""
-    received: List[Node] = [_received(o, sender) for o in outcomes]
+@dataclass(frozen=True)
+class Late:
+    """A command that reached the bot late: GitHub sent it at `sent_at`, the bot got it at `received_at`."""
+
+    sent_at: float
+    received_at: float
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def late_item(late: Late) -> Item:
+    """The line that tells the person who typed a command why its answer comes so late."""
+    return Item(f"this comment reached the bot late: GitHub sent it at {_utc(late.sent_at)}, the bot received it "
+                f"at {_utc(late.received_at)} (the bot was stopped or could not be reached, and took the comment "
+                "from GitHub's log of deliveries afterwards)")
+
+
+def render_response(fmt: str, app_name: str, sender: str, outcomes: Sequence[Outcome],
+                    late: Optional[Late] = None) -> str:
+    """`fmt` filled with one `comment_response` and one `comment_result` item per command; a comment
+    that came `late` says so first."""
+    received: List[Node] = [late_item(late)] if late else []
+    received += [_received(o, sender) for o in outcomes]
     results: List[Node] = [_result(o) for o in outcomes]
     return fmt.format(app_name=app_name, comment_response=render_list(received),
                       comment_result=render_list(results))

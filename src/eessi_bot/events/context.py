@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
@@ -28,3 +28,6 @@ class EventContext:
     last_attempt: bool = True
     """False while a failed delivery will be tried again (then an unexpected error is not yet reported)."""
     effects: Effects = field(default_factory=Effects)
+    late_since: Optional[float] = None
+    """GitHub's time of sending, for a delivery that reached the bot late (taken from GitHub's log of
+    deliveries after the bot was down); None when it came in time."""

@@ -4,7 +4,9 @@ Only new comments are read (edits are ignored, as in the EESSI bot); comments by
 included, never run commands. A command with `instance:` patterns that do not match this instance
 is another instance's business and is passed over in silence; so, below chatlevel chatty, is a build
 none of this instance's node types matches, unless `instance:` names it (EESSI runs one instance per
-site on the same PR).
+site on the same PR). A comment that reached the bot late (taken from GitHub's log of deliveries after
+the bot was down) is always answered, and the answer says so, whatever the chatlevel: whoever typed it
+learns why its jobs come hours later.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from eessi_bot.core.config import ChatLevel
 from eessi_bot.core.events import IssueCommentEvent, issue_comment
 from eessi_bot.core.markdown import code
 from eessi_bot.core.pattern import PatternError, compile_pattern
-from eessi_bot.core.response import Item, Outcome, render_list, render_notice, render_response
+from eessi_bot.core.response import Item, Late, Outcome, render_list, render_notice, render_response
 from eessi_bot.events.context import EventContext
 from eessi_bot.ports.github import GitHubError
 from eessi_bot.ports.jobs import Request
@@ -63,8 +65,9 @@ def on_comment_created(ctx: EventContext) -> str:
         return "nothing for this instance: " + ", ".join(o.expanded or o.text for o in outcomes)
     ctx.effects.reaction(f"reaction:{event.repo}:{event.comment_id}:{REACTION}", event.repo,
                          event.comment_id, REACTION)
-    if any(o.answer for o in shown) or chatty:
-        body = render_response(fmt, instance, event.sender.login, shown)
+    late = None if ctx.late_since is None else Late(ctx.late_since, ctx.received_at)
+    if any(o.answer for o in shown) or chatty or late:
+        body = render_response(fmt, instance, event.sender.login, shown, late)
         ctx.effects.comment(key, event.repo, event.number, body)
     return "handled " + ", ".join(o.expanded or o.text for o in outcomes)
 

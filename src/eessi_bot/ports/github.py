@@ -7,7 +7,9 @@ decide what to do about them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Protocol
+from typing import Any, Iterator, List, Optional, Protocol
+
+from eessi_bot.core.deliveries import LoggedDelivery
 
 
 @dataclass(frozen=True)
@@ -93,4 +95,26 @@ class GitHub(Protocol):
 
     def app_slug(self) -> str:
         """The App's slug: its comments are authored by `<slug>[bot]`."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    """One page of the App's log of webhook deliveries, newest first."""
+
+    items: List[LoggedDelivery]
+    next_url: Optional[str]
+    """GitHub's `Link: rel="next"` URL as given (its cursor is GitHub's), None on the last page."""
+
+
+class DeliveriesLog(Protocol):
+    """The App's log of webhook deliveries, read with the App's JWT. It is App-wide: every installation's
+    deliveries are in it (`LoggedDelivery.installation_id` tells them apart)."""
+
+    def list_deliveries(self, next_url: Optional[str] = None) -> DeliveryPage:
+        """The newest page (100 attempts), or the page `next_url` (from the previous page) points at."""
+        ...
+
+    def delivery_payload(self, delivery_id: int) -> Any:
+        """The payload GitHub sent in one attempt (`request.payload`; None when the log holds none)."""
         ...

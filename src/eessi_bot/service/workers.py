@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import List
+from typing import Callable, List, Optional
 
 from eessi_bot.commands.registry import Registry
 from eessi_bot.core.config import Config
@@ -35,7 +35,10 @@ class DeliveryProcessor:
     """Runs one claimed delivery through its handlers and records the outcome."""
 
     def __init__(self, store: Store, router: Router, config: Config, clock: Clock, registry: Registry,
-                 jobs: Jobs, deploys: Deploys, writes_waiting: Wakeup) -> None:
+                 jobs: Jobs, deploys: Deploys, writes_waiting: Wakeup,
+                 late_since: Callable[[str], Optional[float]] = lambda _: None) -> None:
+        """`late_since`: GitHub's time of sending of a delivery that reached the bot late, by id."""
+        self.late_since = late_since
         self.store = store
         self.inbox = store.inbox
         self.jobs = jobs
@@ -59,7 +62,8 @@ class DeliveryProcessor:
         try:
             ctx = EventContext(delivery=delivery, payload=delivery.payload(), config=self.config,
                                registry=self.registry, jobs=self.jobs, deploys=self.deploys, log=dlog,
-                               received_at=claimed.received_at, last_attempt=claimed.attempts >= MAX_ATTEMPTS)
+                               received_at=claimed.received_at, last_attempt=claimed.attempts >= MAX_ATTEMPTS,
+                               late_since=self.late_since(delivery.id))
             outcome = "; ".join(handler(ctx) for handler in handlers)
             self._finish(delivery.id, ctx.effects, outcome)
             if ctx.last_attempt:

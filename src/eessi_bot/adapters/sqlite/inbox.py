@@ -9,7 +9,7 @@ second run does not repeat what the first one managed to do.
 from __future__ import annotations
 
 import sqlite3
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Set
 
 from eessi_bot.adapters.sqlite.db import Database
 from eessi_bot.core.webhook import Delivery
@@ -120,6 +120,34 @@ class Inbox:
             "SELECT COUNT(*) FROM deliveries WHERE state IN ('done', 'failed') AND finished_at < ?",
             (before,)).fetchone()
         return int(row[0])
+
+    def store_fetched(self, delivery: Delivery, now: float, late_since: Optional[float]) -> bool:
+        """Store a delivery taken from GitHub's log of deliveries (`late_since`: GitHub's time of sending,
+        when it came late); False when its id is in the inbox already (the webhook brought it)."""
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO deliveries (id, event, action, subject, body, received_at, late_since) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (delivery.id, delivery.event, delivery.action, delivery.subject, delivery.body, now, late_since),
+            )
+            return cursor.rowcount == 1
+
+    def known(self, ids: Sequence[str]) -> Set[str]:
+        """Which of `ids` the inbox holds, in any state (one primary-key lookup each: a page of the log
+        of deliveries is at most 100)."""
+        conn = self.db.connection()
+        return {i for i in set(ids) if conn.execute("SELECT 1 FROM deliveries WHERE id = ?", (i,)).fetchone()}
+
+    def late_since(self, delivery_id: str) -> Optional[float]:
+        """GitHub's time of sending of a delivery that came late; None for one that came in time."""
+        row = self.db.connection().execute("SELECT late_since FROM deliveries WHERE id = ?",
+                                           (delivery_id,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def first_received_at(self) -> Optional[float]:
+        """When the oldest delivery still in the inbox came (None: the inbox is empty)."""
+        row = self.db.connection().execute("SELECT MIN(received_at) FROM deliveries").fetchone()
+        return None if row[0] is None else float(row[0])
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:

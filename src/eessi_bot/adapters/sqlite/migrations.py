@@ -168,4 +168,8 @@ MIGRATIONS = (
     DROP INDEX uploads_due;
     CREATE INDEX uploads_due ON uploads (next_attempt_at, created_at) WHERE state = 'pending';
     """,
+    # 6: deliveries taken from GitHub's log of deliveries after they were sent: GitHub's time of sending
+    """
+    ALTER TABLE deliveries ADD COLUMN late_since REAL;
+    """,
 )

@@ -41,7 +41,8 @@ class BotProcess:
     """One site (config, key, state dir) and the `eessi-bot serve` process serving it."""
 
     def __init__(self, root: Path, github: FakeGitHub, extra_config: str = "", chatlevel: str = "basic",
-                 **site: Any) -> None:
+                 github_config: str = "", **site: Any) -> None:
+        """`github_config`: more lines of app.cfg's [github] section (e.g. `intake = poll`)."""
         self.root = root
         self.github = github
         self.port = free_port()
@@ -49,8 +50,8 @@ class BotProcess:
         self.config = write_site(root, pem=github.private_key_pem.encode(), app_id=github.app_id,
                                  installation_id=github.installation_id, api_url=github.base_url,
                                  chatlevel=chatlevel, extra=extra_config,
-                                 github_extra="max_writes_per_minute = 100000\nmax_writes_per_hour = 100000",
-                                 **site)
+                                 github_extra="max_writes_per_minute = 100000\nmax_writes_per_hour = 100000\n"
+                                 + github_config, **site)
         self.log = root / "serve.log"
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.session = requests.Session()

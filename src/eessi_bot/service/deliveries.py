@@ -161,9 +161,12 @@ class DeliveryIntake:
             return
         report.stored.append(item.guid)
         self.deliveries_waiting.notify()
-        how = "recovered a delivery GitHub could not deliver" if kind == RECOVER else "took a delivery"
-        dlog.info("%s from GitHub's log of deliveries: %s.%s, sent %.0f s ago", how, item.event, item.action,
-                  now - item.delivered_at)
+        if kind == RECOVER:
+            dlog.info("recovered %s.%s from GitHub's log of deliveries: GitHub could not deliver it %.0f s ago",
+                      item.event, item.action, now - item.delivered_at)
+        else:
+            dlog.info("took %s.%s from GitHub's log of deliveries (sent %.0f s ago)", item.event, item.action,
+                      now - item.delivered_at)
 
     def run(self, stop: threading.Event) -> None:
         """The thread: a poll pass every interval (`poll`, `both`), a recovery pass at start and every
@@ -211,7 +214,7 @@ class DeliveryIntake:
             log.info("GitHub's log of webhook deliveries can be read again")
             self._failing = None
         if report.stored:
-            log.info("%s pass: %d new deliveries stored (%d pages read)", report.kind, len(report.stored),
+            log.info("%s pass: deliveries stored: %d (pages of the log read: %d)", report.kind, len(report.stored),
                      report.pages)
         return 0.0
 

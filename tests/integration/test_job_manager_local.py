@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import configparser
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Callable, List, Tuple
 
 from eessi_bot.core.jobs import Job, JobState
+from eessi_bot.jobs import paths
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import BUILD_SH, Upstream, make_upstream
+from tests.waiting import wait_for
 
 ONE_NODE = ('{"cpu_zen2": {"os": "linux", "cpu_subdir": "x86_64/amd/zen2", "slurm_params": "",'
             ' "repo_targets": ["eessi.io-2023.06-software"]}}')
@@ -223,3 +226,30 @@ def test_a_fifo_result_file_does_not_stop_the_manager(tmp_path: Path, bots: List
     (job,) = jobs(bot)
     assert job.result_status == "UNKNOWN"
     assert f"Job results file `_bot_job{job.job_id}.result` does not exist" in job.rows[-1].comment
+
+
+def test_the_manager_loop_reports_a_jobs_end_within_two_seconds(tmp_path: Path, bots: List[Pipeline]) -> None:
+    """At poll_interval = 600 only the end marker brings the end this soon: the job script and the local
+    wrapper drop it into the bot's directory of ended jobs, which the manager's loop lists once a second;
+    the marker goes once the job is reported."""
+    upstream = make_upstream(tmp_path / "remote")
+    upstream.commit("main", {"bot/build.sh": BUILD_SH.replace('"${BUILD_SECONDS:-0}"', "1")}, "build time")
+    head = upstream.open_pr(PR, {"easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
+    bot = Pipeline(tmp_path / "site", node_type_map=ONE_NODE, extra="\n[job_manager]\npoll_interval = 600\n")
+    bots.append(bot)
+    bot.open_pr(upstream, head)
+    bot.comment("bot: build for:arch=zen2")
+    stop = threading.Event()
+    thread = threading.Thread(target=bot.runtime.manager.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        (job,) = wait_for(lambda: [j for j in jobs(bot) if j.state is JobState.FINISHED], timeout=60)
+        seen = time.time()
+    finally:
+        stop.set()
+        bot.runtime.jobs_changed.notify()
+        thread.join(10)
+    ended = (Path(job.job_dir) / f"_bot_job{job.job_id}.done").stat().st_mtime
+    assert seen - ended < 2.0, f"reported {seen - ended:.2f} s after the job script ended"
+    assert (job.end_state, job.exit_code, job.result_status) == ("COMPLETED", "0:0", "SUCCESS")
+    assert list(paths.ended_dir(bot.config.buildenv.jobs_base_dir, bot.config.github.app_name).iterdir()) == []

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from eessi_bot.core.jobs import Job, JobState
+from eessi_bot.jobs import paths
 from eessi_bot.ports.scheduler import SchedulerUnavailable
 from tests.fakes.pipeline import PR, REPO, Pipeline
 from tests.fakes.upstream import Upstream, make_upstream
@@ -396,9 +398,9 @@ def test_finished_row_waits_for_slurms_exit_code(tmp_path: Path, job_name: str, 
     §12.3: the EESSI manager never asked sacct, so a job's end was guessed. Here squeue shows a job's end
     state at once, but sacct's final row lags it by 0.2-4 s (tests/slurm.py, reference
     test-infrastructure.md gotcha 2), and `JobManager.run` looks at a job right when its end marker
-    appears. In that window the manager must not finish the job from squeue's COMPLETED alone with the
-    exit code of the marker file (`0`, the job script's exit status; `143` for a killed job) or none: it
-    waits for sacct's `0:0`. The lag is made deterministic by a
+    appears. In that window the manager must not report the exit code of the marker file (`0`, the job
+    script's exit status; `143` for a killed job) or none: it reports Slurm's `0:0` (COMPLETED is exit code
+    0; see test_an_end_the_queue_settles_is_reported_while_sacct_lags). The lag is made deterministic by a
     `sacct` on PATH that answers nothing (as sacct does for a job it has no row for yet) until the test
     lets the real one through.
     """
@@ -460,3 +462,78 @@ def test_controller_outage_reports_nothing_false_and_everything_after(tmp_path: 
     slurm = sacct_job(job_id(job))
     assert f"job ended `{slurm['State']}`, exit code `{slurm['ExitCode']}`" in text
     assert job_of(bot, "cpu_zen2").result_status == "SUCCESS"
+
+
+# ---------------------------------------------------------------- a job's end reaches the PR at once
+
+def lagging_sacct(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `sacct` on PATH that answers nothing (as sacct does for a job it has no row for yet) while the
+    returned file exists; the real one otherwise."""
+    real_sacct = shutil.which("sacct")
+    assert real_sacct is not None
+    lagging = tmp_path / "sacct-lags"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "sacct"
+    wrapper.write_text(f'#!/bin/sh\n[ -e "{lagging}" ] && exit 0\nexec "{real_sacct}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return lagging
+
+
+def bot_with_build(root: Path, job_name: str, build: str, bots: List[Pipeline], poll_interval: int = 1) -> Pipeline:
+    """A Slurm bot instance whose PR's `bot/build.sh` is `build` (and check-build.sh reports SUCCESS)."""
+    upstream = make_upstream(root / "remote")
+    head = upstream.open_pr(PR, {"bot/build.sh": build, "easystack.yml": "easyconfigs:\n  - GCC-13.2.0.eb\n"})
+    bot = Pipeline(root / "site", backend="slurm", node_type_map=node_map({"cpu_zen4": ("x86_64/amd/zen4", "-p zen4")}),
+                   buildenv_extra=f"job_name = {job_name}", extra=f"\n[job_manager]\npoll_interval = {poll_interval}\n")
+    bots.append(bot)
+    bot.open_pr(upstream, head)
+    return bot
+
+
+@pytest.mark.parametrize(("build_exit", "state", "exit_code"), [(0, "COMPLETED", "0:0"), (3, "FAILED", "3:0")],
+                         ids=["completed", "failed"])
+def test_an_end_the_queue_settles_is_reported_while_sacct_lags(
+        tmp_path: Path, job_name: str, bots: List[Pipeline], monkeypatch: pytest.MonkeyPatch,
+        build_exit: int, state: str, exit_code: str) -> None:
+    """sacct's final row comes up to 2.5 s after squeue shows a job ended (slurmdbd takes rows in batches):
+    waiting for it would make every result late. COMPLETED means exit code `0:0`, and a FAILED job whose
+    script wrote exit code N into its end marker ended `N:0`: the first cycle after squeue shows the end
+    reports it, with what sacct says once it has caught up."""
+    lagging = lagging_sacct(tmp_path, monkeypatch)
+    bot = bot_with_build(tmp_path, job_name, f"#!/bin/bash\nsleep 1\nexit {build_exit}\n", bots)
+    bot.comment("bot: build for:arch=x86_64/amd/zen4")
+    drive(bot, lambda: job_of(bot, "cpu_zen4").state is JobState.RUNNING, timeout=30)
+    job = job_of(bot, "cpu_zen4")
+    lagging.touch()
+    wait_state(job_id(job), state, timeout=30)
+    bot.runtime.manage()
+    assert job_of(bot, "cpu_zen4").state is JobState.FINISHED, "reported without sacct's row"
+    assert finished_row(bot, job).endswith(f"job ended `{state}`, exit code `{exit_code}`")
+    lagging.unlink()
+    slurm = sacct_job(job_id(job))
+    assert (slurm["State"], slurm["ExitCode"]) == (state, exit_code)
+
+
+def test_the_manager_loop_reports_a_jobs_end_within_two_seconds(tmp_path: Path, job_name: str,
+                                                                bots: List[Pipeline]) -> None:
+    """At poll_interval = 600 only the end marker brings the end this soon: the job script drops it into the
+    bot's directory of ended jobs, which the manager's loop lists once a second; the marker goes once the
+    job is reported."""
+    bot = bot_with_build(tmp_path, job_name, "#!/bin/bash\nsleep 2\n", bots, poll_interval=600)
+    bot.comment("bot: build for:arch=x86_64/amd/zen4")
+    stop = threading.Event()
+    thread = threading.Thread(target=bot.runtime.manager.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        (job,) = wait_for(lambda: [j for j in jobs(bot) if j.state is JobState.FINISHED], timeout=60)
+        seen = time.time()
+    finally:
+        stop.set()
+        bot.runtime.jobs_changed.notify()
+        thread.join(10)
+    ended = (Path(job.job_dir) / f"_bot_job{job.job_id}.done").stat().st_mtime
+    assert seen - ended < 2.0, f"reported {seen - ended:.2f} s after the job script ended"
+    assert (job.end_state, job.exit_code) == ("COMPLETED", "0:0")
+    assert list(paths.ended_dir(bot.config.buildenv.jobs_base_dir, bot.config.github.app_name).iterdir()) == []

@@ -127,6 +127,16 @@ def _status(row: Mapping[str, str]) -> JobStatus:
                      cluster=_defined(row["cluster"]), partition=_defined(row["partition"]))
 
 
+def _read_line(command: str, line: str) -> Tuple[Dict[str, str], JobStatus]:
+    """One line of squeue's `--Format` output: its fields by SQUEUE_KEYS, and the job's status."""
+    values = line.split(SEP)
+    # Every field ends with SEP (it is the --Format suffix): n fields give n+1 pieces, the last empty.
+    if len(values) != len(SQUEUE_FIELDS) + 1 or values[-1].strip() or not values[0].strip():
+        raise SchedulerUnavailable(f"{command}: cannot read the line {line[:300]!r}")
+    row = {key: value.strip() for key, value in zip(SQUEUE_KEYS, values)}
+    return row, _status(row)
+
+
 def _failure(argv: Sequence[str], result: Finished) -> str:
     said = (result.stderr_text.strip() or result.stdout_text.strip())[-500:]
     failed = f"{argv[0]} exited with {result.returncode}"
@@ -171,6 +181,9 @@ class SlurmScheduler:
                 raise ValueError(problem)
         self._rows: Dict[str, Dict[str, str]] = {}
         self._lock = threading.Lock()
+        self._lines: Dict[str, Tuple[Dict[str, str], JobStatus]] = {}
+        """The last squeue's lines, read: most lines are the same at the next poll (held, pending, running
+        jobs), and reading each only once keeps a poll of 5,000 jobs cheap."""
 
     def submit(self, submission: Submission) -> str:
         """sbatch; SubmitError when Slurm refuses the job (shown on the PR). When sbatch cannot be run or
@@ -215,14 +228,14 @@ class SlurmScheduler:
         if not wanted:
             return {}
         rows = self._squeue()
-        found = {job_id: row for job_id, row in rows.items() if job_id in wanted}
+        found = {job_id: rows[job_id] for job_id in wanted if job_id in rows}
         with self._lock:
             # The cache holds what squeue still shows: rows of jobs it dropped (MinJobAge) go.
             self._rows = {job_id: row for job_id, row in self._rows.items() if job_id in rows}
-            self._rows.update(found)
-        return {job_id: _status(row) for job_id, row in found.items()}
+            self._rows.update((job_id, row) for job_id, (row, _) in found.items())
+        return {job_id: status for job_id, (_, status) in found.items()}
 
-    def _squeue(self) -> Dict[str, Dict[str, str]]:
+    def _squeue(self) -> Dict[str, Tuple[Dict[str, str], JobStatus]]:
         argv = [*self.poll_command, "--noheader", "--states=all"]
         if self.job_name is not None:
             argv.append(f"--name={self.job_name}")
@@ -230,16 +243,17 @@ class SlurmScheduler:
         result = self._run(argv)
         if result.returncode != 0:
             raise SchedulerUnavailable(_failure(argv, result))
-        rows: Dict[str, Dict[str, str]] = {}
+        lines: Dict[str, Tuple[Dict[str, str], JobStatus]] = {}
+        rows: Dict[str, Tuple[Dict[str, str], JobStatus]] = {}
         for line in result.stdout_text.splitlines():
-            if not line.strip() or _CLUSTER_HEADER.match(line):
-                continue
-            values = line.split(SEP)
-            # Every field ends with SEP (it is the --Format suffix): n fields give n+1 pieces, the last empty.
-            if len(values) != len(SQUEUE_FIELDS) + 1 or values[-1].strip() or not values[0].strip():
-                raise SchedulerUnavailable(f"{argv[0]}: cannot read the line {line[:300]!r}")
-            row = {key: value.strip() for key, value in zip(SQUEUE_KEYS, values)}
-            rows[row["jobid"]] = row
+            read = self._lines.get(line)
+            if read is None:
+                if not line.strip() or _CLUSTER_HEADER.match(line):
+                    continue
+                read = _read_line(argv[0], line)
+            lines[line] = read
+            rows[read[0]["jobid"]] = read
+        self._lines = lines
         return rows
 
     def end_states(self, jobs: Sequence[Tracked]) -> Dict[str, JobStatus]:

@@ -85,6 +85,8 @@ class JobManager:
         self._ending = False
         self._listed_at = -math.inf
         self._tracked: Dict[str, Tuple[str, str, Tracked]] = {}
+        self._idle: Dict[str, Tuple[Job, JobStatus, bool]] = {}
+        """Job key -> (job, queue status, may it be released) of the last cycle that left it as it was."""
         self.on_cycle: Optional[Callable[[CycleStats], None]] = None
         """Told every cycle's figures (the status page and metrics)."""
 
@@ -127,9 +129,14 @@ class JobManager:
         after: List[Job] = []
         for job in jobs:
             assert job.job_id is not None
+            status = statuses.get(job.job_id)
+            if self._idle_again(job, status, budget > 0):
+                after.append(job)
+                continue
             try:
-                new, released = self._advance(job, Seen(statuses.get(job.job_id), ends.get(job.job_id),
-                                                        markers.get(job.job_id), answered), may_release=budget > 0)
+                new, released = self._advance(job, Seen(status, ends.get(job.job_id), markers.get(job.job_id),
+                                                        answered), may_release=budget > 0)
+                self._note_idle(job, new, status, budget > 0)
             except Exception:
                 stats.failed += 1
                 log.exception("job %s (%s): cannot follow it this time", job.job_id, job.key,
@@ -141,6 +148,20 @@ class JobManager:
                 stats.moved.append(new)
             after.append(new)
         return after
+
+    def _idle_again(self, job: Job, status: Optional[JobStatus], may_release: bool) -> bool:
+        """The job, unchanged since a cycle in which it stayed as it was, is queued or running as it was
+        then: `advance` would leave it again (its rules look at the time only for ended jobs). Most
+        cycles of thousands of held jobs are this."""
+        idle = self._idle.get(job.key)
+        return (idle is not None and idle[0] is job and idle[2] == may_release and status is not None
+                and not status.terminal and (idle[1] is status or idle[1] == status))
+
+    def _note_idle(self, job: Job, new: Job, status: Optional[JobStatus], may_release: bool) -> None:
+        if new is job and status is not None and not status.terminal:
+            self._idle[job.key] = (job, status, may_release)
+        else:
+            self._idle.pop(job.key, None)
 
     def _tracked_job(self, job: Job) -> Tracked:
         """`job.tracked()`, made once per job rather than once per job and cycle."""
@@ -264,6 +285,7 @@ class JobManager:
         self._followed = {job.job_id for job in jobs if job.job_id and job.state in FOLLOWED}
         self._ending = any(job.ending_since is not None and job.state is not JobState.FINISHED for job in jobs)
         self._tracked = {key: known for key, known in self._tracked.items() if known[0] in self._followed}
+        self._idle = {key: idle for key, idle in self._idle.items() if key in self._tracked}
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
         """Until the next cycle: `seconds`, or sooner when a command changed jobs, a new end marker of a

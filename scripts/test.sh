@@ -12,6 +12,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v sbatch >/dev/null || missing+=(slurm-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)   # signing deployed files (ssh-keygen -Y sign)
 command -v bwrap >/dev/null || missing+=(bubblewrap)   # job_sandbox = bwrap (the sandbox tests run it)
+command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)   # the status page's browser test (Selenium)
 command -v systemd-analyze >/dev/null || missing+=(systemd)   # `systemd-analyze verify` of contrib/systemd's units
 "${PYTHON:-python3}" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

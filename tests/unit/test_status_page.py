@@ -259,7 +259,7 @@ def test_healthz_is_degraded_when_github_writes_fail_for_5_minutes(
     (None, "intake, job manager", ["manager no cycle yet", "batch system not asked yet"]),
     (None, "intake", ["manager runs in its own process (eessi-bot job-manager)"]),
     (Cycle(at=0.0, seconds=0.25, tracked=3, reachable=True), "intake, job manager",
-     ["took 0.25 s, 3 jobs followed", "batch system reachable"]),
+     ["took 0.25 s, jobs followed: 3", "batch system reachable"]),
     (Cycle(at=0.0, seconds=1.5, tracked=3, reachable=False), "intake, job manager", ["batch system NOT reachable"]),
     (Cycle(at=0.0, seconds=0.01, tracked=0, reachable=None), "intake, job manager",
      ["batch system not asked (no job to follow)"]),

@@ -191,7 +191,7 @@ def manager_texts(snapshot: Snapshot, now: float) -> Tuple[str, str]:
         if snapshot.roles and "job manager" not in snapshot.roles:
             return "runs in its own process (eessi-bot job-manager)", "\u2014"
         return "no cycle yet", "not asked yet"
-    manager = f"last cycle {ago(cycle.at, now)}, took {cycle.seconds:.2f} s, {cycle.tracked} jobs followed"
+    manager = f"last cycle {ago(cycle.at, now)}, took {cycle.seconds:.2f} s, jobs followed: {cycle.tracked}"
     failed = failure_text(snapshot.scheduler_error, now)
     if cycle.reachable is None:
         scheduler = "not asked (no job to follow)"

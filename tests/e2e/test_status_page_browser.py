@@ -11,6 +11,10 @@ from typing import Dict, Iterator, List, Set, Tuple
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 
 from tests.e2e.harness import PR, REPO, SECRET, BotProcess
 from tests.e2e.test_intake import bot_comments, comment_payload
@@ -49,12 +53,9 @@ def site(tmp_path: Path) -> Iterator[Tuple[BotProcess, FakeGitHub, Upstream]]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[WebDriver]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("needs Debian's chromium and chromium-driver (scripts/test.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
@@ -88,12 +89,9 @@ def secrets_of(bot: BotProcess, github: FakeGitHub) -> List[str]:
 
 
 def test_the_status_page_follows_a_build_to_its_end(site: Tuple[BotProcess, FakeGitHub, Upstream],
-                                                    browser: object) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.remote.webdriver import WebDriver
-
+                                                    browser: WebDriver) -> None:
     bot, github, _ = site
-    driver: WebDriver = browser  # type: ignore[assignment]
+    driver = browser
     for path in ("/", f"/pr/{REPO}/{PR}", "/job/1", "/metrics"):
         assert requests.get(bot.url + path, timeout=5).status_code == 401, path
     assert requests.get(bot.url + "/healthz", timeout=5).json()["status"] == "ok"

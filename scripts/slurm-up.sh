@@ -182,6 +182,8 @@ ReturnToService=2
 MpiDefault=none
 MailProg=/bin/true
 MinJobAge=$MIN_JOB_AGE
+# bench/manager.py holds 1,000 and 5,000 jobs, and cancelled ones stay MinJobAge seconds (default limit: 10,000)
+MaxJobCount=20000
 # kill at the time limit (no grace), SIGKILL 2 s after SIGTERM: TIMEOUT/CANCELLED arrive quickly
 OverTimeLimit=0
 KillWait=2

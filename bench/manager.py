@@ -269,6 +269,11 @@ class Serving:
     def jobs(self) -> List[Job]:
         return self.runtime.jobs.for_pr(REPO, PR)
 
+    @staticmethod
+    def started(job: Job) -> bool:
+        """The job runs: its output file exists (Slurm and the local wrapper make it when the job starts)."""
+        return job.job_id is not None and Path(job.job_dir, f"slurm-{job.job_id}.out").exists()
+
     def ended_at(self, job: Job) -> float:
         """The mtime of the job script's end marker in its job directory."""
         return (Path(job.job_dir) / f"_bot_job{job.job_id}.done").stat().st_mtime
@@ -311,10 +316,12 @@ def slurm_outage(bot: Serving, seconds: float, ids: List[str]) -> Tuple[float, D
     pid = int(Path("/run/slurmctld.pid").read_text().split()[0])
     stopped = time.time()
     subprocess.run(["kill", str(pid)], check=True)
-    wait_for(lambda: all(Path(j.job_dir, f"_bot_job{j.job_id}.done").exists() for j in bot.jobs()),
-             timeout=seconds, interval=0.2)
-    time.sleep(max(0.0, stopped + seconds - time.time()))
-    starting = subprocess.Popen(["bash", str(ROOT / "scripts" / "slurm-up.sh")], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: all(Path(j.job_dir, f"_bot_job{j.job_id}.done").exists() for j in bot.jobs()),
+                 timeout=seconds, interval=0.2)
+        time.sleep(max(0.0, stopped + seconds - time.time()))
+    finally:
+        starting = subprocess.Popen(["bash", str(ROOT / "scripts" / "slurm-up.sh")], stdout=subprocess.DEVNULL)
     back: Optional[float] = None
     shown: Dict[str, float] = {}
     while len(shown) < len(ids):
@@ -339,8 +346,8 @@ def outage(backend: str, count: int, seconds: float) -> None:
         bot.runtime.start()
         try:
             bot.build()
-            wait_for(lambda: len(bot.jobs()) == count and all(j.state is JobState.RELEASED for j in bot.jobs()),
-                     timeout=60, interval=0.1)
+            wait_for(lambda: len(bot.jobs()) == count and all(bot.started(j) for j in bot.jobs()), timeout=60,
+                     interval=0.1)
             ids = [str(j.job_id) for j in bot.jobs()]
             if backend == "slurm":
                 back, shown = slurm_outage(bot, seconds, ids)

@@ -47,6 +47,11 @@ class MemoryOverview(Part):
                 counts[upload.state.value] = counts.get(upload.state.value, 0) + 1
             return counts
 
+    def delivery_state(self, delivery_id: str) -> Optional[str]:
+        with self._store.lock:
+            row = self._s.deliveries.get(delivery_id)
+            return None if row is None else row.state
+
 
 def _summary(row: DeliveryRow) -> DeliverySummary:
     delivery = row.delivery

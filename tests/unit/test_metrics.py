@@ -298,10 +298,12 @@ def test_disk_use_is_counted_in_the_background_never_following_links_and_at_most
     (jobs / "trash_bin" / "old" / "tgz").write_bytes(os.urandom(128 << 10))
     (jobs / "2024.06" / "pr_1" / "link").symlink_to(outside)
     now = [1000.0]
-    disk = DiskUsage({"jobs tree": jobs, "trash": jobs / "trash_bin"}, interval=600, clock=lambda: now[0])
+    disk = DiskUsage({"jobs tree": jobs, "trash": jobs / "trash_bin", "none": tmp_path / "none"}, interval=600,
+                     clock=lambda: now[0])
     assert disk.read() == {}
-    wait_for(lambda: len(disk.read()) == 2 and not disk.walking())
+    wait_for(lambda: len(disk.read()) == 3 and not disk.walking())
     counts = disk.read()
+    assert not counts["none"].exists and counts["jobs tree"].exists
     assert 64 << 10 <= counts["jobs tree"].bytes < 1 << 20
     assert 128 << 10 <= counts["trash"].bytes < 1 << 20
     (jobs / "2024.06" / "pr_1" / "more").write_bytes(os.urandom(256 << 10))

@@ -31,6 +31,7 @@ def test_the_oldest_delivery_not_yet_handled(store: Store) -> None:
     with store.transaction() as tx:
         tx.finish_delivery(first, "handled", 300.0)
     assert store.overview.oldest_pending_delivery() == 200.0
+    assert [store.overview.delivery_state(d) for d in (first, "d2", "nope")] == ["done", "pending", None]
 
 
 def test_the_oldest_unsent_write(store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
@@ -15,6 +16,7 @@ from eessi_bot.core.jobs import Job, JobState, Row
 from eessi_bot.core.uploads import Upload, UploadState
 from eessi_bot.core.webhook import Delivery
 from eessi_bot.ports.wakeup import Wakeup
+from eessi_bot.service.disk import DiskUsage
 from eessi_bot.service.health import DEGRADED_AFTER, Cycle, Health, Site
 from eessi_bot.service.metrics import Metrics
 from eessi_bot.web.app import create_app
@@ -22,6 +24,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.jobs import make_job
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.webhooks import delivery_headers
+from tests.waiting import wait_for
 
 TOKEN = "st-7f3a9c1e5b"
 SECRET = "webhook-s3cret"
@@ -271,3 +274,20 @@ def test_the_job_manager_card(site: Instance, cycle: Optional[Cycle], roles: str
     page = text(site.client().get("/").get_data(as_text=True))
     for words in shown:
         assert words in page
+
+
+def test_the_disk_card_shows_the_last_count_and_never_waits_for_one(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    (jobs / "2024.06").mkdir(parents=True)
+    (jobs / "2024.06" / "out").write_bytes(b"x" * 200_000)
+    site = Instance()
+    site.metrics.disk = DiskUsage({"jobs tree": jobs, "trash": tmp_path / "trash"}, clock=site.clock.now)
+    site.metrics.health = Health(replace(site.metrics.health.snapshot().site, jobs_dir=jobs,
+                                         trash_dir=tmp_path / "trash"), site.clock.now())
+    site.app = create_app(SECRET, site.store, site.clock, site.metrics, Wakeup())
+    first = text(site.client().get("/").get_data(as_text=True))
+    assert "jobs tree counting\u2026" in first or "jobs tree 2" in first
+    wait_for(lambda: not site.metrics.disk.walking() and len(site.metrics.disk.read()) == 2)
+    page = text(site.client().get("/").get_data(as_text=True))
+    assert re.search(r"jobs tree \d+\.\d KiB \(2 entries; counted 0 s ago in 0 s\)", page), page
+    assert "trash not there yet (looked 0 s ago)" in page

@@ -146,7 +146,7 @@ def make_metrics(config: Config, clock: Clock) -> Metrics:
                 backend=config.buildenv.job_backend, jobs_dir=config.buildenv.jobs_base_dir,
                 trash_dir=config.clean_up.trash_bin_dir, status_token=config.bot.status_token)
     return Metrics(Health(site, started_at=clock.now()),
-                   DiskUsage({"jobs tree": site.jobs_dir, "trash": site.trash_dir}))
+                   DiskUsage({"jobs tree": site.jobs_dir, "trash": site.trash_dir}, clock=clock.now))
 
 
 class Runtime:

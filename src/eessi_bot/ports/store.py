@@ -356,3 +356,7 @@ class OverviewStore(Protocol):
     def upload_counts(self) -> Dict[str, int]:
         """Uploads by state."""
         ...
+
+    def delivery_state(self, delivery_id: str) -> Optional[str]:
+        """A delivery's state alone (counting outcomes must not read its body)."""
+        ...

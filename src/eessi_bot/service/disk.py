@@ -26,6 +26,7 @@ class Usage:
     """Entries that could not be read (permissions, removed meanwhile)."""
     counted_at: float
     seconds: float
+    exists: bool = True
 
 
 def count_tree(root: Path, skip: Tuple[Path, ...] = ()) -> Tuple[int, int, int]:
@@ -82,8 +83,9 @@ class DiskUsage:
         for name, path in self.trees.items():
             started = time.monotonic()
             nested = tuple(other for other in self.trees.values() if other != path and _inside(other, path))
-            total, files, errors = count_tree(path, nested) if path.is_dir() else (0, 0, 0)
-            usage = Usage(total, files, errors, self._clock(), time.monotonic() - started)
+            exists = path.is_dir()
+            total, files, errors = count_tree(path, nested) if exists else (0, 0, 0)
+            usage = Usage(total, files, errors, self._clock(), time.monotonic() - started, exists)
             with self._lock:
                 self._counts[name] = usage
 

@@ -167,8 +167,7 @@ class TimedProcessor(DeliveryProcessor):
         outcome = super().process(claimed)
         event = claimed.delivery.event
         self.metrics.handler_seconds.labels(event=event).observe(time.perf_counter() - started)
-        record = self.inbox.get(claimed.delivery.id)
-        state = record.state if record is not None else "done"
+        state = self.store.overview.delivery_state(claimed.delivery.id) or "done"
         self.metrics.handled.labels(event=event, outcome=_OUTCOMES.get(state, "retry")).inc()
         return outcome
 

@@ -148,6 +148,9 @@ def trees(names: Sequence[str], counts: Dict[str, Usage], now: float) -> List[Tr
         if usage is None:
             shown.append(Tree(name, "counting\u2026", "counted in the background, at most every 10 minutes"))
             continue
+        if not usage.exists:
+            shown.append(Tree(name, "not there yet", f"looked {ago(usage.counted_at, now)}"))
+            continue
         unreadable = f", {usage.errors} unreadable" if usage.errors else ""
         shown.append(Tree(name, size(usage.bytes), f"{usage.files} entries{unreadable}; counted "
                                                    f"{ago(usage.counted_at, now)} in {duration(usage.seconds)}"))

@@ -55,3 +55,7 @@ class Overview:
     def upload_counts(self) -> Dict[str, int]:
         rows = self.db.connection().execute("SELECT state, COUNT(*) FROM uploads GROUP BY state")
         return {str(state): int(n) for state, n in rows}
+
+    def delivery_state(self, delivery_id: str) -> Optional[str]:
+        row = self.db.connection().execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return None if row is None else str(row[0])

@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import pytest
 
 from eessi_bot.adapters.config_files import load_config
+from eessi_bot.cli.check_config import summary
 from eessi_bot.core.config import Config
 from eessi_bot.core.deliveries import (
     CLOCK_MARGIN,
@@ -244,3 +245,21 @@ def test_intake_keys(tmp_path: Path, lines: str, expected: Any) -> None:
     github = config.github
     assert (github.intake, github.poll_interval_deliveries, github.recover_deliveries_hours) == expected
     assert github.polls is (github.intake != "webhook")
+
+
+SUMMARY = [
+    # (id, [github] lines, check-config's intake line)
+    ("default", "", "intake:              webhooks (POST / on the bot's port); failed deliveries of the last 72 h "
+     "recovered"),
+    ("poll", "intake = poll\npoll_interval_deliveries = 5", "intake:              GitHub's log of webhook deliveries, "
+     "every 5 s (no inbound port needed); failed deliveries of the last 72 h recovered"),
+    ("both-no-recovery", "intake = both\nrecover_deliveries_hours = 0", "intake:              webhooks, and GitHub's "
+     "log of webhook deliveries every 15 s; failed deliveries not recovered"),
+]
+
+
+@pytest.mark.parametrize(("lines", "expected"), [c[1:] for c in SUMMARY], ids=[c[0] for c in SUMMARY])
+def test_check_config_names_the_intake(tmp_path: Path, lines: str, expected: str) -> None:
+    config, errors = site(tmp_path, lines)
+    assert config is not None and errors == []
+    assert [line for line in summary(config) if line.startswith("intake:")] == [expected]

@@ -3,6 +3,7 @@ fake GitHub's log of webhook deliveries over HTTP (schema-checked), into a real 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -14,11 +15,13 @@ import pytest
 import requests
 
 from eessi_bot.adapters.github_app import GitHubApp
+from eessi_bot.adapters.memory_github import MemoryGitHub
 from eessi_bot.adapters.sqlite.store import SqliteStore
 from eessi_bot.adapters.system_clock import SystemClock
 from eessi_bot.core.config.model import GitHubSettings
+from eessi_bot.core.deliveries import LoggedDelivery
 from eessi_bot.core.webhook import Delivery
-from eessi_bot.ports.github import Transient
+from eessi_bot.ports.github import DeliveryPage, NotFound, RateLimited, Transient
 from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.deliveries import DeliveryIntake
 from tests.fakes.clock import FakeClock
@@ -160,6 +163,22 @@ def test_recovery_takes_up_what_github_could_not_deliver(env: Env, ago: float, s
         assert env.store.inbox.late_since(attempt["guid"]) == pytest.approx(env.clock.now() - ago, abs=1)
 
 
+@pytest.mark.parametrize(("hours", "taken"), [(72, 2), (0, 1)], ids=["recovery-on", "recovery-off"])
+def test_a_poll_takes_up_what_came_while_the_bot_was_stopped_unless_recovery_is_off(env: Env, hours: int,
+                                                                                    taken: int) -> None:
+    env.store.inbox.store(Delivery("old", "ping", None, None, b"{}"), env.clock.now() - 10 * 86400)
+    missed, fresh = env.log(ago=600), env.log(ago=5)
+    stored = env.intake(recover_deliveries_hours=hours).poll().stored
+    assert stored == [fresh["guid"], missed["guid"]][:taken]
+
+
+def test_a_poll_intake_makes_no_recovery_passes(env: Env) -> None:
+    """Polling takes up failed deliveries itself: no second reader of the log."""
+    intake = env.intake()
+    assert (intake.active, intake.recovers) == (True, False)
+    assert (env.intake(intake="webhook").recovers, env.intake(intake="both").recovers) == (True, False)
+
+
 def test_recovery_turned_off_reads_nothing(env: Env) -> None:
     intake = env.intake(intake="webhook", recover_deliveries_hours=0)
     assert not intake.active
@@ -233,3 +252,64 @@ def test_a_redelivery_is_a_new_attempt_of_the_same_guid(env: Env) -> None:
     assert jwt_get(env.fake, "/app/hook/deliveries").status_code == 200
     assert jwt_get(env.fake, "/app/hook/deliveries/1").status_code == 404
     assert requests.get(env.fake.base_url + "/app/hook/deliveries", timeout=10).status_code == 401
+
+
+def test_the_memory_log_pages_like_github(env: Env) -> None:
+    """The in-memory GitHub (demo, replay --dry-run) keeps a log of deliveries read the same way."""
+    memory = MemoryGitHub(page_size=2)
+    for number in range(5):
+        guid = f"guid-{number}"
+        memory.log_delivery(LoggedDelivery(number + 1, guid, "issue_comment", "created", env.clock.now() - 10 + number,
+                                           0, env.fake.installation_id), env.comment())
+    intake = DeliveryIntake(env.settings, memory, env.store.inbox, env.store, env.clock, env.woken)
+    assert sorted(intake.poll().stored) == [f"guid-{n}" for n in range(5)]
+    assert memory.reads == ["list", "get 5", "get 4", "list", "get 3", "get 2", "list", "get 1"]
+    with pytest.raises(NotFound):
+        memory.delivery_payload(99)
+
+
+class BrokenLog:
+    """A log of deliveries that fails with `error` every time."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def list_deliveries(self, next_url: Optional[str] = None) -> DeliveryPage:
+        raise self.error
+
+    def delivery_payload(self, delivery_id: int) -> Any:
+        raise self.error
+
+
+FAILURES = [
+    # (id, error, when to ask again (seconds from now; 0: at the next pass), the warning)
+    ("rate-limited", RateLimited("HTTP 403: secondary rate limit", 1_000_030.0), 30.0,
+     "GitHub's rate limit: the log of deliveries is read again in 30 s"),
+    ("no-webhook", NotFound("HTTP 404: Not Found"), 0.0,
+     "GitHub has no log of webhook deliveries for this App (HTTP 404: Not Found): give the App an active webhook "
+     "(with intake = poll any URL will do: failed deliveries are logged too)"),
+    ("refused-key", Transient("HTTP 401: A JSON web token could not be decoded"), 0.0,
+     "cannot read GitHub's log of webhook deliveries: HTTP 401: A JSON web token could not be decoded (asked again "
+     "at the next pass)"),
+]
+
+
+@pytest.mark.parametrize(("error", "resume", "warning"), [c[1:] for c in FAILURES], ids=[c[0] for c in FAILURES])
+def test_a_failing_log_is_one_warning_and_the_thread_goes_on(env: Env, caplog: pytest.LogCaptureFixture,
+                                                            error: Exception, resume: float, warning: str) -> None:
+    clock = FakeClock(1_000_000.0)
+    intake = DeliveryIntake(env.settings, BrokenLog(error), env.store.inbox, env.store, clock, env.woken)
+    with caplog.at_level(logging.DEBUG, logger="eessi_bot.service.deliveries"):
+        for _ in range(3):
+            assert intake._guarded(intake.poll) == (clock.now() + resume if resume else 0.0)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", warning)] + [
+        ("DEBUG", warning)] * 2
+
+
+def test_a_bug_is_logged_and_the_thread_goes_on(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    intake = DeliveryIntake(env.settings, BrokenLog(KeyError("id")), env.store.inbox, env.store, env.clock,
+                            env.woken)
+    with caplog.at_level(logging.ERROR, logger="eessi_bot.service.deliveries"):
+        assert intake._guarded(intake.recover) == 0.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "reading GitHub's log of webhook deliveries failed; asked again at the next pass"]

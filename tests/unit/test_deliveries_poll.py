@@ -78,20 +78,21 @@ def test_a_redelivery_is_fetched_in_its_newest_attempt() -> None:
     assert [item.id for item in plan.fetch] == [2]
 
 
+STARTED = NOW - 30
 FLOORS = [
-    # (id, since, mark, window hours, floor)
+    # (id, since, mark, window hours, floor): this process started 30 s ago
     ("first-start", NOW - 50, None, 72, NOW - 50),
     ("mark-less-overlap", NOW - 10 * DAY, NOW - 600, 72, NOW - 600 - OVERLAP),
     ("window-bounds-an-old-mark", NOW - 10 * DAY, NOW - 5 * DAY, 72, NOW - 72 * HOUR),
-    ("no-window", NOW - 10 * DAY, NOW - 5 * DAY, 0, NOW - 5 * DAY - OVERLAP),
     ("since-bounds-the-window", NOW - HOUR, None, 72, NOW - HOUR),
-    ("nothing-but-since", NOW - 10 * DAY, None, 0, NOW - 10 * DAY),
+    ("recovery-off-takes-up-nothing-missed", NOW - 10 * DAY, NOW - 5 * DAY, 0, STARTED - CLOCK_MARGIN),
+    ("recovery-off-first-start", NOW - 20, None, 0, NOW - 20),
 ]
 
 
 @pytest.mark.parametrize(("since", "mark", "hours", "floor"), [f[1:] for f in FLOORS], ids=[f[0] for f in FLOORS])
 def test_scan_floor(since: float, mark: Optional[float], hours: int, floor: float) -> None:
-    assert scan_floor(since, mark, NOW, hours) == floor
+    assert scan_floor(since, mark, NOW, hours, STARTED) == floor
 
 
 MARKS = [

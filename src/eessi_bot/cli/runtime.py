@@ -226,8 +226,7 @@ class Runtime:
     def _start_delivery_intake(self) -> None:
         """The thread that reads GitHub's log of deliveries (poll intake, recovery), when there is one."""
         settings = self.config.github
-        if self.delivery_intake is None or not self.delivery_intake.active:
-            log.info("intake: webhooks only; deliveries GitHub could not deliver are not recovered")
+        if self.delivery_intake is None:
             return
         recovery = (f"deliveries GitHub could not deliver in the last {settings.recover_deliveries_hours} h are "
                     "recovered" if settings.recover_deliveries_hours else "recovery of failed deliveries is off")
@@ -235,7 +234,8 @@ class Runtime:
                "s (the port serves /healthz and /metrics; webhooks that reach it are still taken, verified)",
                "both": f"webhooks and GitHub's log of deliveries every {settings.poll_interval_deliveries} s"}
         log.info("intake: %s; %s", how[settings.intake], recovery)
-        self._thread("deliveries", self.delivery_intake.run)
+        if self.delivery_intake.active:
+            self._thread("deliveries", self.delivery_intake.run)
 
     def _adopt(self) -> None:
         """Jobs an EESSI bot left are followed from now on (a site switching keeps its jobs in flight)."""

@@ -2,14 +2,16 @@
 
 GitHub logs every attempt to deliver the App's webhook (`GET /app/hook/deliveries`, newest first, kept
 3 days on github.com, 7 on GitHub Enterprise Server) and never redelivers by itself. The bot reads that
-log in two kinds of pass: `poll` (intake `poll` or `both`) takes up every delivery of its installation
-it has not seen; `recover` (every mode) takes up the attempts that failed. A delivery is known by its
-guid, the `X-GitHub-Delivery` id under which the webhook endpoint stores it too, so whichever way it
-comes first, the inbox keeps one. The decisions live here, free of I/O; `service/deliveries.py` reads
-the log and fills the inbox.
+log in one of two kinds of pass: with intake `poll` or `both`, a `poll` pass takes up every delivery of
+its installation it has not seen, whatever became of GitHub's attempt (so it also recovers what the
+bot missed while it was stopped); with intake `webhook`, a `recover` pass takes up the attempts that
+failed. A delivery is known by its guid, the `X-GitHub-Delivery` id under which the webhook endpoint
+stores it too, so whichever way it comes first, the inbox keeps one. The decisions live here, free of
+I/O; `service/deliveries.py` reads the log and fills the inbox.
 
 A pass stops paging at its floor: the latest of the bot's first start (a fresh data_dir takes up
-nothing sent before it existed), the recovery window, and its mark (the newest attempt a finished pass
+nothing sent before it existed), the recovery window (with recovery off: this process's start, so
+nothing missed while the bot was stopped is taken up), and its mark (the newest attempt a finished pass
 saw) less `OVERLAP`. An attempt shows in the log only once it ended, so a page read now may lack one
 that started a little before the newest it shows; looking `OVERLAP` behind the mark again finds it,
 and what is already in the inbox costs no request.
@@ -125,14 +127,12 @@ class Scan:
     failed_only: bool
 
 
-def scan_floor(since: float, mark: Optional[float], now: float, window_hours: int) -> float:
+def scan_floor(since: float, mark: Optional[float], now: float, window_hours: int, started: float) -> float:
     """Where a pass stops paging: the latest of the first start, the mark less `OVERLAP` and the
-    recovery window (`window_hours` 0: no window)."""
-    floors = [since]
+    recovery window (`window_hours` 0, recovery off: since this process `started`, less `CLOCK_MARGIN`)."""
+    floors = [since, now - window_hours * 3600.0 if window_hours else started - CLOCK_MARGIN]
     if mark is not None:
         floors.append(mark - OVERLAP)
-    if window_hours:
-        floors.append(now - window_hours * 3600.0)
     return max(floors)
 
 

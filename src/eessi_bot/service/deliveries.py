@@ -1,10 +1,11 @@
 """Deliveries taken from the App's log of webhook deliveries: intake without a relay, and recovery.
 
-With `[github] intake = poll` or `both`, a pass every `poll_interval_deliveries` seconds lists the log
-(newest first, GitHub's `Link` pages) down to what it saw before, fetches each new delivery of this
-installation and stores its payload in the inbox under its guid: the bot needs no inbound port, and a
-delivery that came by webhook as well is stored once. In every mode, a recovery pass at start and every
-`RECOVER_EVERY` seconds does the same for the attempts GitHub could not deliver in the last
+With `[github] intake = poll` or `both`, a pass at start and every `poll_interval_deliveries` seconds
+lists the log (newest first, GitHub's `Link` pages) down to what it saw before, fetches each new delivery
+of this installation and stores its payload in the inbox under its guid: the bot needs no inbound port,
+a delivery that came by webhook as well is stored once, and what came while the bot was stopped (within
+`recover_deliveries_hours`) is taken up at start. With `intake = webhook`, a recovery pass at start and
+every `RECOVER_EVERY` seconds does the same for the attempts GitHub could not deliver in the last
 `recover_deliveries_hours` (GitHub never redelivers by itself). Each kind of pass keeps its mark in the
 database, so a restart reads only what is new, and the inbox keeps every guid handled, so nothing is
 handled twice. The choices are `core/deliveries.py`'s; this thread only reads and stores.
@@ -86,11 +87,17 @@ class DeliveryIntake:
         """Guids whose logged payload cannot be a delivery: looked at once per process."""
         self._failing: Optional[str] = None
         """The kind of failure last logged, so a long outage is one warning, not one per pass."""
+        self._started = clock.now()
 
     @property
     def active(self) -> bool:
         """Whether this instance reads the log at all (poll intake, or recovery not turned off)."""
-        return self.settings.polls or self.settings.recover_deliveries_hours > 0
+        return self.settings.polls or self.recovers
+
+    @property
+    def recovers(self) -> bool:
+        """Whether recovery passes run: with webhook intake (polling recovers by itself), unless off."""
+        return not self.settings.polls and self.settings.recover_deliveries_hours > 0
 
     def poll(self) -> PassReport:
         """Take up every delivery of this installation not seen before."""
@@ -113,7 +120,8 @@ class DeliveryIntake:
         marks = self.marks()
         mark = marks.poll if kind == POLL else marks.recover
         scan = Scan(self.settings.installation_id,
-                    scan_floor(marks.since, mark, self.clock.now(), self.settings.recover_deliveries_hours),
+                    scan_floor(marks.since, mark, self.clock.now(), self.settings.recover_deliveries_hours,
+                               self._started),
                     failed_only=kind == RECOVER)
         report = PassReport(kind)
         seen_at: List[float] = []
@@ -169,25 +177,17 @@ class DeliveryIntake:
                       now - item.delivered_at)
 
     def run(self, stop: threading.Event) -> None:
-        """The thread: a poll pass every interval (`poll`, `both`), a recovery pass at start and every
-        `RECOVER_EVERY` seconds; a failing GitHub is asked again at the next pass, or when it says."""
+        """The thread: a poll pass at start and every interval (`poll`, `both`), else a recovery pass at
+        start and every `RECOVER_EVERY` seconds; a failing GitHub is asked again at the next pass, or when
+        it says."""
         if not self.active:
             return
-        interval = float(self.settings.poll_interval_deliveries)
-        now = self.clock.now()
-        next_poll = now if self.settings.polls else None
-        next_recover = now if self.settings.recover_deliveries_hours > 0 else None
+        one_pass, every = ((self.poll, float(self.settings.poll_interval_deliveries)) if self.settings.polls
+                           else (self.recover, RECOVER_EVERY))
         while not stop.is_set():
-            resume = 0.0
-            if next_poll is not None and self.clock.now() >= next_poll:
-                next_poll = self.clock.now() + interval
-                resume = self._guarded(self.poll)
-            if (next_recover is not None and not stop.is_set() and resume <= self.clock.now()
-                    and self.clock.now() >= next_recover):
-                next_recover = self.clock.now() + RECOVER_EVERY
-                resume = max(resume, self._guarded(self.recover))
-            due = min(t for t in (next_poll, next_recover) if t is not None)
-            stop.wait(max(0.0, max(due, resume) - self.clock.now()))
+            began = self.clock.now()
+            resume = self._guarded(one_pass)
+            stop.wait(max(0.0, max(began + every, resume) - self.clock.now()))
 
     def _guarded(self, one_pass: Callable[[], PassReport]) -> float:
         """Run a pass; never let a failure end the thread. Returns when GitHub allows the next request

@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 
 STALE_TEMP = 3600.0
 """Seconds after which a `.`-name (a marker whose writer died between writing and renaming) is removed."""
-RECHECKS: Tuple[Tuple[float, float], ...] = ((2.0, 0.25), (10.0, 1.0), (END_WAIT, 2.0))
+RECHECKS: Tuple[Tuple[float, float], ...] = ((2.0, 0.25), (20.0, 1.0), (END_WAIT, 2.0))
 """(for how long, how often): seconds between the cycles a marker brings while its job is not reported,
 counted from the first cycle the batch system answered after the marker appeared. Slurm shows a job's
-end a moment after its script wrote the marker (0.2 s here; after a controller outage, seconds); then
-the regular polls take over, so a marker written early costs a bounded number of queries."""
+end a moment after its script wrote the marker (0.2 s here); after a controller outage, up to 15 s after
+its return (a node retries telling it every 15 s). Then the regular polls take over, so a marker written
+early costs a bounded number of queries."""
 
 
 class EndMarkers:

@@ -55,6 +55,8 @@ class GitHubSettings:
     """Seconds between two looks at the log of deliveries (`poll` and `both`)."""
     recover_deliveries_hours: int = 72
     """Deliveries GitHub could not deliver in the last this many hours are fetched and handled (0: off)."""
+    check_runs: bool = True
+    """One GitHub check run per job on the PR head it built (needs the App's Checks permission)."""
 
     @property
     def polls(self) -> bool:

@@ -198,4 +198,5 @@ def _github(r: Reader) -> GitHubSettings:
                               hint="seconds between two looks at the App's log of webhook deliveries"),
                           recover_deliveries_hours=r.integer(
                               s, "recover_deliveries_hours", 72, minimum=0,
-                              hint="hours back to recover deliveries GitHub could not deliver; 0 turns it off"))
+                              hint="hours back to recover deliveries GitHub could not deliver; 0 turns it off"),
+                          check_runs=r.boolean(s, "check_runs", True))

@@ -7,6 +7,7 @@ thread-safe, so every thread gets its own client; they share one installation to
 
 The App's log of webhook deliveries (`DeliveriesLog`) is read with the App's JWT through PyGithub's
 raw request path (PyGithub does not wrap `/app/hook/deliveries`), following GitHub's `Link` pages.
+Check runs go through the same raw path with the installation token (`core.check_runs` makes their JSON).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from github.Requester import Requester
 from requests.utils import parse_header_links
 from urllib3.util.retry import Retry
 
+from eessi_bot.core.check_runs import CheckRun
 from eessi_bot.core.config.model import GitHubSettings
 from eessi_bot.core.deliveries import LoggedDelivery, logged_delivery
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import (
+    CheckRunRef,
     Comment,
     CommentRef,
     DeliveryPage,
@@ -254,6 +257,25 @@ class GitHubApp:
         _, data = self._app_get(f"/app/hook/deliveries/{int(delivery_id)}")
         request = data.get("request") if isinstance(data, dict) else None
         return request.get("payload") if isinstance(request, dict) else None
+
+    def create_check_run(self, repo: str, run: CheckRun, details_url: Optional[str]) -> CheckRunRef:
+        _, data = self._call("POST", f"/repos/{repo}/check-runs", body=run.request(details_url, create=True))
+        return CheckRunRef(id=int(data["id"]), html_url=str(data.get("html_url") or ""))
+
+    def update_check_run(self, repo: str, check_run_id: int, run: CheckRun, details_url: Optional[str]) -> None:
+        self._call("PATCH", f"/repos/{repo}/check-runs/{int(check_run_id)}",
+                   body=run.request(details_url, create=False))
+
+    def find_check_run(self, repo: str, run: CheckRun) -> Optional[CheckRunRef]:
+        """One page (100) of the commit's check runs of that name by this App: a job's re-runs are new jobs
+        with check runs of their own, and far fewer than that."""
+        _, data = self._call("GET", f"/repos/{repo}/commits/{quote(run.head_sha, safe='')}/check-runs",
+                             parameters={"check_name": run.name, "filter": "all", "app_id": self._settings.app_id,
+                                         "per_page": 100})
+        for item in data.get("check_runs", []) if isinstance(data, dict) else []:
+            if isinstance(item, dict) and item.get("external_id") == run.external_id:
+                return CheckRunRef(id=int(item["id"]), html_url=str(item.get("html_url") or ""))
+        return None
 
 
 def next_link(header: Optional[str]) -> Optional[str]:

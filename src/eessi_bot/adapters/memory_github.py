@@ -1,18 +1,21 @@
 """GitHub kept in memory: for the demo, `replay --dry-run` and unit tests. Records every write.
 
 It also keeps a log of webhook deliveries (`DeliveriesLog`): `log_delivery` adds an attempt, and the
-log is read newest first in pages of `page_size`, as GitHub serves it.
+log is read newest first in pages of `page_size`, as GitHub serves it. Check runs are kept with every
+state they were written with (`check_run_history`).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from eessi_bot.core.check_runs import CheckRun
 from eessi_bot.core.deliveries import LoggedDelivery
-from eessi_bot.ports.github import Comment, CommentRef, DeliveryPage, NotFound, PullRequest
+from eessi_bot.ports.github import CheckRunRef, Comment, CommentRef, DeliveryPage, NotFound, PullRequest, Rejected
 
 
 @dataclass
@@ -38,6 +41,12 @@ class MemoryGitHub:
     page_size: int = 100
     reads: List[str] = field(default_factory=list)
     """`list` and `get <id>` for every read of the log of deliveries."""
+    check_runs: Dict[int, Dict[str, Any]] = field(default_factory=dict)
+    """Check runs by id, as GitHub would show them (the request's fields, `repo` and `id` added)."""
+    check_run_history: Dict[int, List[Tuple[str, Optional[str]]]] = field(default_factory=dict)
+    """Every (status, conclusion) a check run was written with, in order."""
+    checks_allowed: bool = True
+    """False: check-run calls are refused as GitHub refuses an App without the Checks permission."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,3 +136,36 @@ class MemoryGitHub:
                 if item.id == delivery_id:
                     return payload
         raise NotFound(f"no delivery {delivery_id}")
+
+    def create_check_run(self, repo: str, run: CheckRun, details_url: Optional[str]) -> CheckRunRef:
+        self._check_permission()
+        with self._lock:
+            run_id = next(self._ids)
+            url = f"https://github.com/{repo}/runs/{run_id}"
+            self.check_runs[run_id] = {**run.request(details_url, create=True), "repo": repo, "id": run_id,
+                                       "html_url": url}
+            self.check_run_history[run_id] = [(run.status, run.conclusion)]
+            self._record(Write("create check run", repo, run_id, json.dumps(self.check_runs[run_id])))
+        return CheckRunRef(run_id, url)
+
+    def update_check_run(self, repo: str, check_run_id: int, run: CheckRun, details_url: Optional[str]) -> None:
+        self._check_permission()
+        with self._lock:
+            if check_run_id not in self.check_runs:
+                raise NotFound(f"no check run {check_run_id}")
+            self.check_runs[check_run_id].update(run.request(details_url, create=False))
+            self.check_run_history[check_run_id].append((run.status, run.conclusion))
+            self._record(Write("update check run", repo, check_run_id, json.dumps(self.check_runs[check_run_id])))
+
+    def find_check_run(self, repo: str, run: CheckRun) -> Optional[CheckRunRef]:
+        self._check_permission()
+        with self._lock:
+            for found in self.check_runs.values():
+                if (found["repo"], found["head_sha"], found["name"], found.get("external_id")) == (
+                        repo, run.head_sha, run.name, run.external_id):
+                    return CheckRunRef(int(found["id"]), str(found["html_url"]))
+        return None
+
+    def _check_permission(self) -> None:
+        if not self.checks_allowed:
+            raise Rejected("HTTP 403: Resource not accessible by integration", 403)

@@ -46,7 +46,24 @@ class ReactionEffect:
     content: str
 
 
-Effect = Union[CommentEffect, ReactionEffect]
+CHECK_RUN = "check_run"
+"""The outbox kind of check runs (beside `ports.store.COMMENT` and `REACTION`)."""
+
+
+@dataclass(frozen=True)
+class CheckRunEffect:
+    """Make a check run on `repo` show `body` (`core.check_runs.encode`: the fields of its newest state).
+
+    Stored like a comment: created once, then updated; bodies written between two sends coalesce into
+    one update, and an unchanged body writes nothing. `issue_number` is the job's PR (for the logs)."""
+
+    key: str
+    repo: str
+    issue_number: int
+    body: str
+
+
+Effect = Union[CommentEffect, ReactionEffect, CheckRunEffect]
 
 
 @dataclass
@@ -59,3 +76,6 @@ class Effects:
 
     def reaction(self, key: str, repo: str, comment_id: int, content: str) -> None:
         self.items.append(ReactionEffect(key, repo, comment_id, content))
+
+    def check_run(self, key: str, repo: str, issue_number: int, body: str) -> None:
+        self.items.append(CheckRunEffect(key, repo, issue_number, body))

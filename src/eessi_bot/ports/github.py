@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional, Protocol
 
+from eessi_bot.core.check_runs import CheckRun
 from eessi_bot.core.deliveries import LoggedDelivery
 
 
@@ -27,6 +28,12 @@ class PullRequest:
 
 @dataclass(frozen=True)
 class CommentRef:
+    id: int
+    html_url: str
+
+
+@dataclass(frozen=True)
+class CheckRunRef:
     id: int
     html_url: str
 
@@ -95,6 +102,19 @@ class GitHub(Protocol):
 
     def app_slug(self) -> str:
         """The App's slug: its comments are authored by `<slug>[bot]`."""
+        ...
+
+    def create_check_run(self, repo: str, run: CheckRun, details_url: Optional[str]) -> CheckRunRef:
+        """`POST /repos/{repo}/check-runs` (needs the App's Checks permission, else Rejected 403)."""
+        ...
+
+    def update_check_run(self, repo: str, check_run_id: int, run: CheckRun, details_url: Optional[str]) -> None:
+        """`PATCH /repos/{repo}/check-runs/{id}`: the check run shows `run` from now on."""
+        ...
+
+    def find_check_run(self, repo: str, run: CheckRun) -> Optional[CheckRunRef]:
+        """This App's check run of `run.head_sha` named `run.name` with `run.external_id`, if GitHub has
+        one (after a create whose answer was lost)."""
         ...
 
 

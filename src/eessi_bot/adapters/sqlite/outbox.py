@@ -2,7 +2,8 @@
 one sender thread. This module is the only writer of the `outbox` table.
 
 A comment row holds the body the comment should show (`version`) and what GitHub last accepted
-(`done_version`), so many updates between two sends become one edit.
+(`done_version`), so many updates between two sends become one edit. A check run's row works the same
+way, its body being the check run's fields.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import sqlite3
 from typing import Dict, List, Optional
 
 from eessi_bot.adapters.sqlite.db import Database
-from eessi_bot.core.effects import CommentEffect, Effects, ReactionEffect
+from eessi_bot.core.effects import CHECK_RUN, CheckRunEffect, CommentEffect, Effects, ReactionEffect
 from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem
 
 
 def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optional[str], now: float) -> None:
     """Upsert effects inside the caller's transaction. Same key and body: nothing changes."""
     for effect in effects.items:
-        if isinstance(effect, CommentEffect):
+        if isinstance(effect, (CommentEffect, CheckRunEffect)):
+            kind = CHECK_RUN if isinstance(effect, CheckRunEffect) else COMMENT
             conn.execute(
                 "INSERT INTO outbox (key, kind, repo, issue_number, body, delivery_id, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -26,7 +28,7 @@ def store_effects(conn: sqlite3.Connection, effects: Effects, delivery_id: Optio
                 "delivery_id = COALESCE(excluded.delivery_id, delivery_id), "
                 "updated_at = excluded.updated_at, failed = 0, attempts = 0, next_attempt_at = 0 "
                 "WHERE body != excluded.body",
-                (effect.key, COMMENT, effect.repo, effect.issue_number, effect.body, delivery_id, now, now),
+                (effect.key, kind, effect.repo, effect.issue_number, effect.body, delivery_id, now, now),
             )
         elif isinstance(effect, ReactionEffect):
             conn.execute(

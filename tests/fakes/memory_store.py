@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, List, Optional
 
-from eessi_bot.core.effects import CommentEffect, Effects, ReactionEffect
+from eessi_bot.core.effects import CHECK_RUN, CheckRunEffect, CommentEffect, Effects, ReactionEffect
 from eessi_bot.core.jobs import Job, JobState
 from eessi_bot.core.uploads import Upload
 from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem
@@ -41,9 +41,10 @@ class MemoryTransaction(Part):
     def put(self, effects: Effects, now: float, delivery_id: Optional[str] = None) -> None:
         for effect in effects.items:
             write = self._s.writes.get(effect.key)
-            if isinstance(effect, CommentEffect):
+            if isinstance(effect, (CommentEffect, CheckRunEffect)):
+                kind = CHECK_RUN if isinstance(effect, CheckRunEffect) else COMMENT
                 if write is None:
-                    self._add(OutboxItem(effect.key, COMMENT, effect.repo, effect.issue_number, None, effect.body, 1,
+                    self._add(OutboxItem(effect.key, kind, effect.repo, effect.issue_number, None, effect.body, 1,
                                          None, None, False, 0, delivery_id), now)
                 elif write.item.body != effect.body:
                     write.item = replace(write.item, body=effect.body, version=write.item.version + 1, attempts=0,

@@ -230,6 +230,16 @@ def test_a_cycle_removes_the_markers_of_reported_jobs_and_strays(site: JobSite) 
     assert sorted(p.name for p in ended.iterdir()) == [second.job_id], "a followed job's marker stays until reported"
 
 
+def test_a_marker_being_written_survives_a_cycle(site: JobSite) -> None:
+    """Its age is told by the file's wall-clock time, not by the bot's clock (here far ahead of it)."""
+    job = one_job(site)
+    writing = ended_dir(site) / f".{job.job_id}.AbCdEf1234"
+    writing.write_text("0\n")
+    site.clock.advance(10 * 24 * 3600)
+    site.manager.cycle()
+    assert writing.exists()
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str

@@ -105,7 +105,7 @@ class JobManager:
             raise
         self._watch(after)
         self.wakes.cycled(started, self._followed, answered=True)
-        self.markers.sweep(self._followed, self.clock.now())
+        self.markers.sweep(self._followed, time.time())  # file times are wall-clock times
         self._write_comment_ids()
         stats.changed += self.trash.sweep()
         if stats.changed:

@@ -102,9 +102,12 @@ def test_summary_mode_makes_one_comment_per_command(tmp_path: Path) -> None:
 
 
 def test_incognito_builds_without_comments(tmp_path: Path) -> None:
+    """Only the jobs' check runs wait in the outbox: they are the PR's checks, not chat (`[github]
+    check_runs = false` turns them off)."""
     site = JobSite(tmp_path, chatlevel="incognito")
     assert len(site.build().submitted) == 3
-    assert site.store.outbox.counts() == {"pending": 0, "failed": 0, "sent": 0}
+    assert [site.comment(job.comment_key) for job in site.jobs()] == [None, None, None]
+    assert site.store.outbox.counts() == {"pending": 3, "failed": 0, "sent": 0}
 
 
 def test_clone_via_ssh_fetches_the_ssh_url(tmp_path: Path) -> None:

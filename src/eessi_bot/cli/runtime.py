@@ -32,6 +32,7 @@ from eessi_bot.deploy.transfer import ArtefactTransfer, Transfer
 from eessi_bot.events import default_router
 from eessi_bot.jobs.adopt import Adopter
 from eessi_bot.jobs.build import BuildService
+from eessi_bot.jobs.check_runs import CheckRunSwitch
 from eessi_bot.jobs.housekeeping import Housekeeping
 from eessi_bot.jobs.manager import JobManager
 from eessi_bot.jobs.service import JobService
@@ -177,7 +178,9 @@ class Runtime:
         github = cast(GitHub, ObservedGitHub(github, self.metrics, clock))
         self.identity = Identity(config.github.app_id, github, self.store)
         pacer = Pacer(((60.0, config.github.max_writes_per_minute), (3600.0, config.github.max_writes_per_hour)))
-        self.sender = OutboxSender(self.outbox, github, self.identity, clock, self.writes_waiting, pacer)
+        self.check_runs = CheckRunSwitch(config.github, self.store)
+        self.sender = OutboxSender(self.outbox, github, self.identity, clock, self.writes_waiting, pacer,
+                                   self.check_runs)
         self.scheduler = scheduler or make_scheduler(config, self.jobs, clock)
         observed = ObservedScheduler(self.scheduler, self.metrics, clock)
         self.manager = JobManager(config, self.store, observed, clock, self.jobs_changed, self.writes_waiting,

@@ -10,6 +10,12 @@ manager's first look, which the build wakes right after its last submission. Tha
 comment is made with both rows instead of being made and edited a moment later (issue 15: 3 writes per
 job, not 4). Nothing else waits: reactions, answers and edits of comments that exist go out at once.
 `send_due` alone (replay, demo, try, tests: their callers run the manager themselves) never waits.
+
+A job's check run waits with its comment, for the same reason: created with the `released` state and
+row (and, the comment going first, with the comment's URL as its details), it then costs two updates
+(`in_progress`, `completed`), where made at once it would cost three. A 403 that says the App lacks
+the Checks permission turns check runs off (`jobs.check_runs.CheckRunSwitch`, one warning); check runs
+still queued then are given up unsent.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import logging
 import threading
 from typing import Dict, Optional
 
-from eessi_bot.core.effects import marker
+from eessi_bot.core.check_runs import CheckRun, lacks_permission
+from eessi_bot.core.effects import CHECK_RUN, marker
 from eessi_bot.core.pacing import Pacer
+from eessi_bot.jobs.check_runs import CheckRunSwitch
 from eessi_bot.jobs.comments import is_job_comment
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.github import Comment, GitHub, GitHubError, NotFound, RateLimited, Rejected
@@ -46,8 +54,11 @@ def backoff(attempts: int) -> float:
 
 class OutboxSender:
     def __init__(self, outbox: OutboxStore, github: GitHub, identity: Identity, clock: Clock,
-                 writes_waiting: Wakeup, pacer: Optional[Pacer] = None) -> None:
+                 writes_waiting: Wakeup, pacer: Optional[Pacer] = None, checks: Optional[CheckRunSwitch] = None,
+                 ) -> None:
+        """`checks`: where a refused check run turns them off (None: a refusal only fails that write)."""
         self.outbox = outbox
+        self.checks = checks
         self.github = github
         self.identity = identity
         self.clock = clock
@@ -96,6 +107,8 @@ class OutboxSender:
                 self.outbox.record_done(item.key, item.version, self.clock.now())
             elif item.kind == COMMENT:
                 self._send_comment(item, olog)
+            elif item.kind == CHECK_RUN:
+                self._send_check_run(item, olog)
             else:
                 self.outbox.record_failed(item.key, f"unknown outbox kind {item.kind!r}", now)
         except RateLimited as exc:
@@ -111,7 +124,12 @@ class OutboxSender:
                 olog.error("outbox %s: %s; giving up", item.key, exc)
                 self.outbox.record_failed(item.key, str(exc), now)
         except Rejected as exc:
-            olog.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
+            if item.kind == CHECK_RUN and lacks_permission(exc.status, str(exc)) and self.checks is not None:
+                warning = self.checks.suspend(now, str(exc))
+                if warning:
+                    olog.warning("%s", warning)
+            else:
+                olog.error("outbox %s: GitHub refused the write (%s); giving up", item.key, exc)
             self.outbox.record_failed(item.key, str(exc), now)
         except GitHubError as exc:  # transient (5xx, timeouts): GitHub comes back, the write waits for it
             attempts = item.attempts + 1
@@ -154,8 +172,38 @@ class OutboxSender:
         olog.info("outbox %s: edited comment %s", item.key, result_id)
         self.outbox.record_done(item.key, item.version, self.clock.now())
 
+    def _send_check_run(self, item: OutboxItem, olog: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
+        """Like a comment: created once (after an uncertain POST, found by its external_id first), then
+        updated to the newest state; the job comment's URL, once known, is its details URL."""
+        if self.checks is not None and not self.checks.on(self.clock.now()):
+            olog.info("outbox %s: check runs are off; not sent", item.key)
+            self.outbox.record_failed(item.key, "check runs are off (see /healthz)", self.clock.now())
+            return
+        run = CheckRun.decode(item.body)
+        details = self.outbox.comment_url(run.details_key) if run.details_key else None
+        result_id = item.result_id
+        if result_id is None and item.in_flight:
+            found = self.github.find_check_run(item.repo, run)
+            if found is not None:
+                olog.info("outbox %s: found check run %s of an earlier uncertain POST", item.key, found.id)
+                self.outbox.record_adopted(item.key, found.id, found.html_url, self.clock.now())
+                result_id = found.id
+        if result_id is None and self._settles(item):
+            return
+        if result_id is None:
+            self.outbox.mark_in_flight(item.key, self.clock.now())
+            self._write()
+            ref = self.github.create_check_run(item.repo, run, details)
+            olog.info("outbox %s: created check run %s (%s)", item.key, ref.id, run.status)
+            self.outbox.record_created(item.key, ref.id, ref.html_url, item.version, self.clock.now())
+            return
+        self._write()
+        self.github.update_check_run(item.repo, result_id, run, details)
+        olog.info("outbox %s: updated check run %s (%s)", item.key, result_id, run.conclusion or run.status)
+        self.outbox.record_done(item.key, item.version, self.clock.now())
+
     def _settles(self, item: OutboxItem) -> bool:
-        """Hold back the build's first body (version 1) of a job comment never sent, up to `settle`
+        """Hold back the build's first body (version 1) of a job comment (or check run) never sent, up to `settle`
         seconds from the first look; True if it waits. The wait is stored as the row's next attempt,
         so other writes go out meanwhile; a newer body makes the row due at once and is sent."""
         until = self._settling.pop(item.key, None)

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.jobs import FOLLOWED, CancelReport, Job, JobState, JobView, Row
 from eessi_bot.core.targets import Target
-from eessi_bot.ports.jobs import Request
+from eessi_bot.ports.jobs import Request, RerunRefused
 
 NOT_OURS = "is not a job of this PR on this instance"
 """JobService's reason for an id it does not know."""
@@ -50,6 +50,10 @@ class FakeJobs:
     """When set, `build` reports that the PR could not be prepared (and submits nothing)."""
     first_job_id: int = 1234567
     calls: List[Call] = field(default_factory=list)
+    check_runs: Dict[int, Job] = field(default_factory=dict)
+    """Check run id → the job it was written for (`check_run_job` also wants its key as external_id)."""
+    rerun_refusal: Optional[str] = None
+    """When set, `rerun` raises RerunRefused with it."""
 
     def build(self, request: Request, targets: Sequence[Target], exports: Sequence[str]) -> BuildReport:
         self.calls.append(Call("build", (request, tuple(targets), tuple(exports))))
@@ -96,3 +100,19 @@ class FakeJobs:
 
     def abandon(self, delivery_id: str) -> None:
         self.calls.append(Call("abandon", (delivery_id,)))
+
+    def check_run_job(self, repo: str, check_run_id: int, external_id: str) -> Optional[Job]:
+        self.calls.append(Call("check_run_job", (repo, check_run_id, external_id)))
+        job = self.check_runs.get(check_run_id)
+        return job if job is not None and (job.repo, job.key) == (repo, external_id) else None
+
+    def rerun(self, job: Job, request: Request) -> BuildReport:
+        """A new job for `job`'s target (keyed by the request), or the PR's download error."""
+        self.calls.append(Call("rerun", (job.key, request)))
+        if self.rerun_refusal is not None:
+            raise RerunRefused(self.rerun_refusal)
+        if self.download_error is not None:
+            return BuildReport(download_error=self.download_error)
+        return BuildReport(submitted=[make_job(job.node_type, job.repo_id, str(self.first_job_id),
+                                               software_subdir=job.software_subdir, repo=job.repo,
+                                               pr_number=job.pr_number)])

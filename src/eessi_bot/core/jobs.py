@@ -99,6 +99,9 @@ class Job:
     artefacts: Tuple[str, ...] = ()
     ending_since: Optional[float] = None
     """When the queue first showed the job ended while accounting did not know its end yet."""
+    exports: Optional[Tuple[str, ...]] = None
+    """The command's `exportvariable:`s (`NAME=value`), for a re-run; None for a job stored before they
+    were kept (a re-run then reads its `cfg/export_vars.sh`)."""
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eessi_bot.events import issue_comment, pull_request
+from eessi_bot.events import check_run, issue_comment, pull_request
 from eessi_bot.events.context import EventContext
 from eessi_bot.events.router import Router
 
@@ -21,6 +21,7 @@ def default_router() -> Router:
     router.add("pull_request", "unlabeled", pull_request.on_unlabeled)
     router.add("pull_request", "closed", pull_request.on_closed)
     router.add("pull_request", "reopened", pull_request.on_reopened)
+    router.add("check_run", None, check_run.on_check_run)
     router.add("ping", None, _logged)
     router.add("installation", None, _logged)
     router.add("installation_repositories", None, _logged)

@@ -13,10 +13,11 @@ import fnmatch
 import logging
 import os
 import pwd
+import shlex
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Tuple
 
 from eessi_bot.core.build_report import BuildReport
 from eessi_bot.core.config import Config
@@ -34,7 +35,7 @@ from eessi_bot.core.jobfiles import (
     sandbox_hidden,
 )
 from eessi_bot.core.jobs import BuildPin, Job, JobState
-from eessi_bot.core.markdown import fenced
+from eessi_bot.core.markdown import code, fenced
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs import paths
 from eessi_bot.jobs.comments import JOB_PREFIX, SUMMARY_PREFIX, JobComments
@@ -43,7 +44,7 @@ from eessi_bot.jobs.files import clear, point, write_new
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.git import Git, GitError
 from eessi_bot.ports.github import GitHub
-from eessi_bot.ports.jobs import Request
+from eessi_bot.ports.jobs import Request, RerunRefused
 from eessi_bot.ports.scheduler import Scheduler, Submission, SubmitError
 from eessi_bot.ports.store import Store
 
@@ -80,7 +81,7 @@ class BuildService:
         pr = paths.pr_dir(self.config.buildenv.jobs_base_dir, request.repo, request.number, request.received_at)
         run = paths.run_dir(pr, request.delivery_id, request.line)
         for target in targets:
-            job = self._job(build_key, request, target, run)
+            job = self._job(build_key, request, target, run, exports)
             try:
                 job = self._prepare(job, target, pin, exports)
                 job = self._submit(job, pin, pr)
@@ -93,6 +94,26 @@ class BuildService:
                 continue
             report.submitted.append(job)
         return report
+
+    def rebuild(self, job: Job, request: Request) -> BuildReport:
+        """A check run's Re-run: `job`'s target as a new job keyed by `request`, with the same commits
+        (its command's pin, copied to the new command; fetched anew only if that pin was forgotten)
+        and the same `exportvariable:`s. RerunRefused when this instance no longer builds the target or
+        no longer allows an export."""
+        node = next((n for n in self.config.node_types if n.name == job.node_type), None)
+        if node is None or job.repo_id not in node.repo_targets:
+            raise RerunRefused(f"node type {code(job.node_type)} no longer builds repository {code(job.repo_id)} "
+                               "on this instance")
+        exports = job.exports if job.exports is not None else saved_exports(Path(job.job_dir))
+        refused = [e for e in exports if e not in self.config.buildenv.allowed_exportvars]
+        if refused:
+            raise RerunRefused(f"{code('exportvariable:' + refused[0])} is no longer allowed on this instance")
+        pin = self.store.jobs.pin(job.build_key)
+        if pin is not None:
+            self.store.jobs.save_pin(replace(pin, key=f"{request.delivery_id}:{request.line}"), self.clock.now())
+        target = Target(node=node, repo_id=job.repo_id, software_subdir=job.software_subdir,
+                        accelerator=job.accelerator, on_accelerator=job.on_accelerator)
+        return self.build(request, [target], exports)
 
     # -- the pinned checkout ---------------------------------------------------------------
     def _pin(self, key: str, request: Request) -> BuildPin:
@@ -115,7 +136,7 @@ class BuildService:
         return f"{exc.message}\n\n{fenced(details)}\n\n{failure}\n{tip}"
 
     # -- one job ---------------------------------------------------------------------------
-    def _job(self, build_key: str, request: Request, target: Target, run: Path) -> Job:
+    def _job(self, build_key: str, request: Request, target: Target, run: Path, exports: Sequence[str]) -> Job:
         key = f"{build_key}:{target.node.name}:{target.repo_id}"
         existing = self.store.jobs.get(key)
         if existing is not None:
@@ -126,7 +147,7 @@ class BuildService:
                    node_type=target.node.name, repo_id=target.repo_id, software_subdir=target.software_subdir,
                    accelerator=target.accelerator, on_arch=target.on_arch, on_accelerator=target.on_accelerator,
                    job_dir=str(paths.job_dir(run, target)), backend=self.config.buildenv.job_backend,
-                   comment_key=comment_key)
+                   comment_key=comment_key, exports=tuple(exports))
 
     def _prepare(self, job: Job, target: Target, pin: BuildPin, exports: Sequence[str]) -> Job:
         if job.state not in (JobState.PREPARING, JobState.SUBMIT_FAILED):
@@ -209,6 +230,30 @@ class BuildService:
         except OSError as exc:
             log.warning("job %s: cannot write its metadata or links: %s", job.job_id, exc,
                         extra={"job_id": job.job_id})
+
+
+def saved_exports(directory: Path) -> Tuple[str, ...]:
+    """The `NAME=value`s of a job's `cfg/export_vars.sh` (for a job stored before its exports were kept;
+    the caller still checks them against `allowed_exportvars`, since the job could write the file)."""
+    if not directory.is_dir():
+        raise RerunRefused(f"its job directory {code(str(directory))} is gone (to the trash?), and with it what "
+                           "its `exportvariable:`s were")
+    try:
+        text = (directory / CFG_DIR / EXPORT_VARS).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RerunRefused(f"its exports cannot be read from {code(str(directory))}: {exc}") from None
+    found = []
+    for line in text.splitlines():
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = []
+        if len(words) != 2 or words[0] != "export" or "=" not in words[1]:
+            raise RerunRefused(f"its {code(EXPORT_VARS)} holds a line the bot did not write")
+        found.append(words[1])
+    return tuple(found)
 
 
 def _clear_job_names(directory: Path) -> None:

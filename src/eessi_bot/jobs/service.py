@@ -1,4 +1,4 @@
-"""This instance's jobs as commands and events see them: build, list, cancel."""
+"""This instance's jobs as commands and events see them: build, list, cancel, and a check run's re-run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
 from eessi_bot.core.build_report import BuildReport
+from eessi_bot.core.check_runs import check_key
 from eessi_bot.core.jobs import FOLLOWED, CancelReport, Job, JobView
 from eessi_bot.core.targets import Target
 from eessi_bot.jobs.build import BuildService
@@ -81,6 +82,20 @@ class JobService:
 
     def reopen_pr(self, repo: str, pr_number: int) -> None:
         self.store.jobs.reopen_pr(repo, pr_number)
+
+    def check_run_job(self, repo: str, check_run_id: int, external_id: str) -> Optional[Job]:
+        job = self.store.jobs.get(external_id) if external_id else None
+        if job is None or job.repo != repo:
+            return None
+        written = self.store.outbox.get(check_key(job.key))
+        if written is not None and written.result_id is not None and written.result_id != check_run_id:
+            return None
+        return job
+
+    def rerun(self, job: Job, request: Request) -> BuildReport:
+        report = self.builder.rebuild(job, request)
+        self.jobs_changed.notify()
+        return report
 
     def abandon(self, delivery_id: str) -> None:
         reason = (f"the command was given up (see the bot's log for delivery {delivery_id}); a job submitted "

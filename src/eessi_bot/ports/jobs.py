@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Protocol, Sequence
 
 from eessi_bot.core.build_report import BuildReport
-from eessi_bot.core.jobs import CancelReport, JobView
+from eessi_bot.core.jobs import CancelReport, Job, JobView
 from eessi_bot.core.targets import Target
 
 
@@ -50,3 +50,18 @@ class Jobs(Protocol):
     def abandon(self, delivery_id: str) -> None:
         """The delivery will not be tried again: its jobs that never got submitted are marked failed."""
         ...
+
+    def check_run_job(self, repo: str, check_run_id: int, external_id: str) -> Optional[Job]:
+        """The job behind a check run this instance wrote: its `external_id` is the job's key, and the
+        check run id stored with the job must match (a `check_run` event of a fork's PR names no PR).
+        None for any other check run."""
+        ...
+
+    def rerun(self, job: Job, request: Request) -> BuildReport:
+        """`job`'s target submitted again as a new job keyed by `request` (a re-run's own delivery),
+        with the same commits and `exportvariable:`s; RerunRefused when that cannot be done."""
+        ...
+
+
+class RerunRefused(Exception):
+    """A job that cannot be submitted again as it was; the message says why, for the PR."""

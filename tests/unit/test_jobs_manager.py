@@ -276,16 +276,37 @@ def test_what_the_listing_shows_and_the_sweep_keeps(tmp_path: Path, entry: Entry
         path.write_text("0\n")
         if entry.kind == "old-temp":
             os.utime(path, (1_000_000, 1_000_000))
-    markers = EndMarkers(directory)
+    markers = EndMarkers(directory, tmp_path)
     assert markers.names() == ([entry.name] if entry.listed else [])
     assert markers.sweep({"1001", "1002", "1003", "1004"}, time.time()) == (0 if entry.kept else 1)
     assert (os.path.lexists(path)) is entry.kept
     assert victim.read_text() == "keep me\n"
 
 
-def test_a_missing_directory_lists_nothing() -> None:
-    markers = EndMarkers(Path("/nonexistent/ended"))
+def test_a_missing_directory_lists_nothing(tmp_path: Path) -> None:
+    markers = EndMarkers(tmp_path / ".ended" / "bot", tmp_path)
     assert markers.names() == [] and markers.sweep({"1"}, 0.0) == 0
+
+
+@pytest.mark.parametrize("linked", [".ended", ".ended/bot"], ids=["parent-is-a-link", "directory-is-a-link"])
+def test_a_link_on_the_way_to_the_directory_is_not_followed(tmp_path: Path, linked: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Without a sandbox, PR code could put a link there: the manager neither lists nor removes through it."""
+    victim = tmp_path / "victim"
+    (victim / "bot").mkdir(parents=True)
+    for directory in (victim, victim / "bot"):
+        (directory / "eessi-bot.sqlite3").write_text("keep me\n")
+        (directory / "1001").write_text("0\n")
+    base = tmp_path / "jobs"
+    (base / linked).parent.mkdir(parents=True)
+    (base / linked).symlink_to(victim / "bot" if linked.endswith("bot") else victim)
+    markers = EndMarkers(base / ".ended" / "bot", base)
+    assert markers.names() == []
+    assert markers.sweep(set(), time.time()) == 0
+    assert sorted(p.name for p in (victim / "bot").iterdir()) == ["1001", "eessi-bot.sqlite3"]
+    assert [r.getMessage() for r in caplog.records if "end markers" in r.getMessage()] == [
+        f"end markers: cannot list {base / '.ended' / 'bot'}: '{'bot' if linked.endswith('bot') else '.ended'}' "
+        "is a link or not a directory (never followed); job ends are noticed at the regular polls"]
 
 
 # ---------------------------------------------------------------- when markers wake the manager

@@ -17,11 +17,13 @@ the regular poll still finds the job's end.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Collection, Dict, Iterable, List, Optional, Tuple
+from typing import Collection, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from eessi_bot.core.transitions import END_WAIT
 
@@ -40,14 +42,36 @@ early costs a bounded number of queries."""
 class EndMarkers:
     """The directory of this instance's end markers."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, trusted: Path) -> None:
+        """`directory` lies below `trusted` (jobs_base_dir, which the admin chose and which may be a link);
+        no directory between them is followed when it is a link: a link that PR code left there leads the
+        manager's listing and removals nowhere."""
         self.directory = directory
+        self._trusted = trusted
+        self._below = directory.relative_to(trusted).parts
         self._failing = False
+
+    @contextmanager
+    def _opened(self) -> Iterator[int]:
+        fd = os.open(self._trusted, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for name in self._below:
+                try:
+                    inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise NotADirectoryError(f"{name!r} is a link or not a directory (never followed)") from None
+                    raise
+                os.close(fd)
+                fd = inner
+            yield fd
+        finally:
+            os.close(fd)
 
     def names(self) -> List[str]:
         """Names of the markers there now (regular files, not being written), in one listing."""
         try:
-            with os.scandir(self.directory) as entries:
+            with self._opened() as fd, os.scandir(fd) as entries:
                 return [e.name for e in entries if not e.name.startswith(".") and e.is_file(follow_symlinks=False)]
         except OSError:
             return []
@@ -56,24 +80,28 @@ class EndMarkers:
         """Remove the markers of jobs no longer followed (reported ones, strays, links) and temp files older
         than STALE_TEMP; directories stay, never entered. The number removed."""
         try:
-            with os.scandir(self.directory) as listing:
-                entries = list(listing)
+            with self._opened() as fd:
+                return self._remove(fd, followed, now)
         except FileNotFoundError:
             return 0
         except OSError as exc:
             self._warn(f"cannot list {self.directory}: {exc}")
             return 0
+
+    def _remove(self, fd: int, followed: Collection[str], now: float) -> int:
+        with os.scandir(fd) as listing:
+            entries = list(listing)
         removed = 0
         for entry in entries:
             if entry.is_dir(follow_symlinks=False) or not self._unwanted(entry, followed, now):
                 continue
             try:
-                Path(entry.path).unlink()
+                os.unlink(entry.name, dir_fd=fd)
                 removed += 1
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                self._warn(f"cannot remove {entry.path}: {exc}")
+                self._warn(f"cannot remove {entry.name} in {self.directory}: {exc}")
                 return removed
         self._failing = False
         return removed

@@ -79,7 +79,8 @@ class JobManager:
         self.writes_waiting = writes_waiting
         """Notified when a cycle stored GitHub writes (the outbox sender sends them)."""
         self.housekeeping = housekeeping
-        self.markers = EndMarkers(paths.ended_dir(config.buildenv.jobs_base_dir, config.github.app_name))
+        base = config.buildenv.jobs_base_dir
+        self.markers = EndMarkers(paths.ended_dir(base, config.github.app_name), base.absolute())
         self.wakes = Wakes()
         self._followed: Set[str] = set()
         self._ending = False

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from eessi_bot.adapters.memory_github import MemoryGitHub
-from eessi_bot.ports.github import Comment, CommentRef, GitHubError
+from eessi_bot.core.check_runs import CheckRun
+from eessi_bot.ports.github import CheckRunRef, Comment, CommentRef, GitHubError
 
 
 @dataclass
@@ -48,6 +49,18 @@ class FlakyGitHub(MemoryGitHub):
         self.calls.append("list")
         self._maybe_fail("list", False)
         return super().iter_comments(repo, issue_number)
+
+    def create_check_run(self, repo: str, run: CheckRun, details_url: Optional[str]) -> CheckRunRef:
+        self.calls.append("create check run")
+        self._maybe_fail("create check run", False)
+        ref = super().create_check_run(repo, run, details_url)
+        self._maybe_fail("create check run", True)
+        return ref
+
+    def update_check_run(self, repo: str, check_run_id: int, run: CheckRun, details_url: Optional[str]) -> None:
+        self.calls.append("update check run")
+        self._maybe_fail("update check run", False)
+        super().update_check_run(repo, check_run_id, run, details_url)
 
     def add_user_comment(self, repo: str, issue_number: int, body: str, login: str = "alice") -> Comment:
         """A comment made by a person (not via any App)."""

@@ -16,6 +16,8 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from tests.fakes.github_checks import CheckRuns
+from tests.fakes.github_checks import register_routes as register_check_routes
 from tests.fakes.github_deliveries import DeliveryLog, register_routes
 from tests.fakes.github_faults import SECONDARY_RATE_LIMIT_MESSAGE, Fault, FaultQueue
 from tests.fakes.github_http import RATE_LIMIT, GitHubApi, Journal
@@ -54,12 +56,14 @@ class FakeGitHub:
         )
         self.faults = FaultQueue()
         self.journal = Journal()
-        GitHubApi(
-            flask_app, self.state, self.faults, schema or (GitHubSchema() if validate else None), self.journal
-        )
+        api_schema = schema or (GitHubSchema() if validate else None)
+        GitHubApi(flask_app, self.state, self.faults, api_schema, self.journal)
         self.hook = DeliveryLog(self.state)
         """The App's webhook: `hook.hook_url`, `deliver(...)` and the log GitHub keeps of the attempts."""
         register_routes(flask_app, self.state, self.hook)
+        self.checks = CheckRuns(self.state, self.journal, api_schema)
+        """Check runs: `checks.runs()`, `checks.history(id)`, `checks.event(...)`, `checks.allowed`."""
+        register_check_routes(flask_app, self.state, self.checks)
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -18,7 +18,9 @@ from eessi_bot.ports.github import Rejected, Transient
 from eessi_bot.ports.store import Store
 from eessi_bot.ports.wakeup import Wakeup
 from eessi_bot.service.identity import Identity
+from eessi_bot.service.metrics import Metrics
 from eessi_bot.service.outbox_sender import OutboxSender
+from eessi_bot.web.app import create_app
 from tests.fakes.git import HEAD_SHA
 from tests.fakes.job_site import PR, REPO, JobSite
 
@@ -199,3 +201,22 @@ def test_decoded_check_run_is_what_was_staged(site: Site) -> None:
     assert item is not None
     run = CheckRun.decode(item.body)
     assert (run.status, run.details_key, run.external_id) == ("queued", job.comment_key, job.key)
+
+
+@pytest.mark.parametrize(("extra", "suspended", "expected"), [
+    ("", False, {"state": "on"}),
+    ("check_runs = false", False, {"state": "off", "reason": "[github] check_runs = false"}),
+    ("", True, {"state": "suspended", "reason": (
+        "GitHub refused check runs at 2027-01-15 08:00:00 UTC (HTTP 403: Resource not accessible by integration); "
+        "grant the GitHub App the repository permission Checks (read & write) and subscribe it to the Check run "
+        "event, or set [github] check_runs = false; they are tried again from 2027-01-16 08:00:00 UTC")}),
+], ids=["on", "off", "suspended"])
+def test_healthz_says_whether_check_runs_are_written(tmp_path: Path, extra: str, suspended: bool,
+                                                     expected: Dict[str, str]) -> None:
+    site = Site(tmp_path, github_extra=extra)
+    if suspended:
+        site.switch.suspend(site.clock.now(), str(NO_PERMISSION))
+    client = create_app("s3cret", site.store, site.clock, Metrics(), Wakeup(), check_runs=site.switch).test_client()
+    report = client.get("/healthz").get_json()
+    assert report["check_runs"] == expected
+    assert (report["status"], sorted(report)) == ("ok", ["check_runs", "inbox", "outbox", "status"])

@@ -72,7 +72,7 @@ def run(config_path: Path, host: str, port: int, role: str = "serve") -> int:
     notifier = Notifier.from_environment()
     config, runtime, locks = _start(config_path, role, lambda: sockets.append(_bind(host, port)))
     app = create_app(config.github.webhook_secret, runtime.store, runtime.clock, runtime.metrics,
-                     runtime.deliveries_waiting)
+                     runtime.deliveries_waiting, check_runs=runtime.check_runs)
     server = create_server(app, sockets=sockets, threads=HTTP_THREADS, ident="eessi-bot",
                            max_request_body_size=MAX_BODY_BYTES + 1024 * 1024, clear_untrusted_proxy_headers=True)
     _stop_on_signals()

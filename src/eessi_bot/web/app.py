@@ -8,11 +8,12 @@ same transaction that decides the answer, and wakes the workers.
 from __future__ import annotations
 
 import logging
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 from flask import Flask, Response, jsonify, request
 
 from eessi_bot.core.webhook import MAX_BODY_BYTES, DeliveryError, Verdict, parse_delivery, verify_signature
+from eessi_bot.jobs.check_runs import CheckRunSwitch
 from eessi_bot.ports.clock import Clock
 from eessi_bot.ports.store import Store
 from eessi_bot.ports.wakeup import Wakeup
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 DELIVERIES = "eessi_bot_deliveries_total"
 
 
-def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, deliveries_waiting: Wakeup) -> Flask:
-    """The WSGI app; a stored delivery notifies `deliveries_waiting` (the workers)."""
+def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, deliveries_waiting: Wakeup,
+               check_runs: Optional[CheckRunSwitch] = None) -> Flask:
+    """The WSGI app; a stored delivery notifies `deliveries_waiting` (the workers). `check_runs`: whether
+    check runs are written (`/healthz` says so, and why not)."""
     app = Flask("eessi_bot")
     inbox, outbox = store.inbox, store.outbox
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -70,9 +73,12 @@ def create_app(secret: str, store: Store, clock: Clock, metrics: Metrics, delive
         when GitHub writes have failed for a while (`service.health.degraded_reason`)."""
         written = outbox.counts()
         reason = degraded_reason(metrics.health.snapshot(), written.get("pending", 0), clock.now())
-        report = {"status": "degraded" if reason else "ok", "inbox": inbox.counts(), "outbox": written}
+        report: Dict[str, object] = {"status": "degraded" if reason else "ok", "inbox": inbox.counts(),
+                                     "outbox": written}
         if reason:
             report["reason"] = reason
+        if check_runs is not None:
+            report["check_runs"] = check_runs.report(clock.now())
         return jsonify(report), 200
 
     app.register_blueprint(status_pages(store, clock, metrics))

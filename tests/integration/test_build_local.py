@@ -328,7 +328,8 @@ def deliver_command(bot: Pipeline, body: str) -> None:
 def test_github_requests_of_a_build_stay_within_3n_plus_4(tmp_path: Path, bots: List[Pipeline], count: int) -> None:
     """Each job's comment is created once, with the release the job manager stored meanwhile, then edited
     at running and at finished: 3 writes per job, plus the PR read and the reaction (the EESSI bot:
-    3N + 6 plus 9 per job)."""
+    3N + 6 plus 9 per job). Each job's check run adds at most 3 more: created once, then `in_progress`
+    and `completed`."""
     bot, _ = serving_bot(tmp_path, count)
     bots.append(bot)
     reads = CountingReads(bot)
@@ -356,7 +357,9 @@ def test_github_requests_of_a_build_stay_within_3n_plus_4(tmp_path: Path, bots: 
         assert _metadata_comment_id(job) == str(comment_id), "the metadata names the job's comment"
     assert bot.reactions() == ["eyes"]
     requests = {"read PR": reads.pulls, **{verb: bot.github.calls.count(verb) for verb in set(bot.github.calls)}}
+    checks = {verb: requests.pop(verb, 0) for verb in ("create check run", "update check run")}
     assert sum(requests.values()) <= 3 * count + 4, requests
+    assert checks["create check run"] == count and sum(checks.values()) <= 3 * count, "check runs: 3 per job at most"
 
 
 def _metadata_comment_id(job: Job) -> str:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, List, Optional
 
+from eessi_bot.core.check_runs import check_key
 from eessi_bot.core.effects import CHECK_RUN, CheckRunEffect, CommentEffect, Effects, ReactionEffect
 from eessi_bot.core.jobs import Job, JobState
 from eessi_bot.core.uploads import Upload
@@ -89,7 +90,7 @@ class MemoryTransaction(Part):
                 if job.state in (JobState.FINISHED, JobState.SUBMIT_FAILED) and job.updated_at < before]
         for key in gone:
             del self._s.jobs[key]
-        comment_keys = {job.comment_key for _, job in self._s.jobs.values()}
+        comment_keys = {key for _, job in self._s.jobs.values() for key in (job.comment_key, check_key(job.key))}
         for key in [k for k, w in self._s.writes.items() if w.item.version <= w.done_version
                     and w.updated_at < before and k not in comment_keys]:
             del self._s.writes[key]

@@ -23,6 +23,7 @@ from eessi_bot.service.outbox_sender import OutboxSender
 from eessi_bot.web.app import create_app
 from tests.fakes.git import HEAD_SHA
 from tests.fakes.job_site import PR, REPO, JobSite
+from tests.fakes.jobs import make_job
 
 NO_PERMISSION = Rejected("HTTP 403: Resource not accessible by integration", 403)
 
@@ -220,3 +221,20 @@ def test_healthz_says_whether_check_runs_are_written(tmp_path: Path, extra: str,
     report = client.get("/healthz").get_json()
     assert report["check_runs"] == expected
     assert (report["status"], sorted(report)) == ("ok", ["check_runs", "inbox", "outbox", "status"])
+
+
+def test_retention_keeps_the_check_runs_of_the_jobs_it_keeps(store: Store) -> None:
+    """Forgotten while its job stays, a check run would be made a second time at the job's next save."""
+    job = make_job("cpu_zen2", "eessi.io-2023.06-software", "1", repo=REPO, pr_number=PR)
+    keys = (check_key(job.key), check_key("a-job-already-forgotten"))
+    effects = Effects()
+    for key in keys:
+        effects.check_run(key, REPO, PR, "{}")
+    with store.transaction() as tx:
+        tx.save_job(job, 1.0)
+        tx.put(effects, 1.0)
+    for key in keys:
+        store.outbox.record_created(key, 7, "https://github.com/x/runs/7", 1, 1.0)
+    with store.transaction() as tx:
+        tx.prune_jobs(before=1e12)
+    assert [store.outbox.get(key) is not None for key in keys] == [True, False]

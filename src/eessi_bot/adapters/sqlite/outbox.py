@@ -12,6 +12,7 @@ import sqlite3
 from typing import Dict, List, Optional
 
 from eessi_bot.adapters.sqlite.db import Database
+from eessi_bot.core.check_runs import CHECK_PREFIX
 from eessi_bot.core.effects import CHECK_RUN, CheckRunEffect, CommentEffect, Effects, ReactionEffect
 from eessi_bot.ports.store import COMMENT, REACTION, OutboxItem
 
@@ -48,10 +49,11 @@ def adopt_comment(conn: sqlite3.Connection, key: str, repo: str, issue_number: i
 
 
 def prune_sent(conn: sqlite3.Connection, before: float) -> None:
-    """Forget writes sent before `before`, except the comments of jobs still in the database (their
-    next state edits them)."""
+    """Forget writes sent before `before`, except the comments and check runs of jobs still in the
+    database (their next state edits them; forgotten, a check run would be made a second time)."""
     conn.execute("DELETE FROM outbox WHERE version <= done_version AND updated_at < ? "
-                 "AND key NOT IN (SELECT comment_key FROM jobs)", (before,))
+                 "AND key NOT IN (SELECT comment_key FROM jobs) "
+                 "AND key NOT IN (SELECT ? || key FROM jobs)", (before, CHECK_PREFIX))
 
 
 class Outbox:

@@ -160,8 +160,8 @@ def test_cancel_button_on_a_sleeping_job(tmp_path: Path, github: FakeGitHub) -> 
     bot = make_bot(tmp_path, github, build_seconds=600)
     try:
         bot.command("bot: build for:arch=x86_64/amd/zen2 repo:software")
-        bot.follow(lambda: [j for j in bot.jobs() if j.state is JobState.RUNNING]
-                   and [r for r in bot.runs().values() if r["status"] == "in_progress"])
+        bot.follow(lambda: any(j.state is JobState.RUNNING for j in bot.jobs())
+                   and any(r["status"] == "in_progress" for r in bot.runs().values()))
         (job,) = bot.jobs()
         run = bot.runs()[job.key]
         assert [a["identifier"] for a in run["actions"]] == ["cancel"]

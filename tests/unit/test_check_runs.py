@@ -220,8 +220,10 @@ def handle(tmp_path: Path, action: str, sender: str = "maintainer", *, identifie
                        config=config, registry=default_registry(), jobs=jobs, deploys=FakeDeploys(),
                        received_at=50.0, log=logging.LoggerAdapter(logging.getLogger("test"), {}))
     (outcome,) = [handler(ctx) for handler in default_router().handlers("check_run", action)]
-    comments = [e.body for e in ctx.effects.items if isinstance(e, CommentEffect)]
-    assert all(e.key == "check-run:d-7" and e.issue_number == 42 for e in ctx.effects.items)
+    written = [e for e in ctx.effects.items if isinstance(e, CommentEffect)]
+    assert len(written) == len(ctx.effects.items), "comments only"
+    assert all(e.key == "check-run:d-7" and e.issue_number == 42 for e in written)
+    comments = [e.body for e in written]
     return outcome, comments, jobs
 
 

@@ -12,8 +12,10 @@ import pytest
 from eessi_bot.core.check_runs import check_key
 from eessi_bot.core.jobs import Job
 from eessi_bot.ports.jobs import Request, RerunRefused
+from eessi_bot.ports.store import Store
 from tests.fakes.git import HEAD_SHA
 from tests.fakes.job_site import PR, REPO, JobSite
+from tests.fakes.jobs import make_job
 
 
 @pytest.fixture
@@ -115,3 +117,12 @@ def test_the_job_behind_a_check_run(site: JobSite) -> None:
     assert site.service.check_run_job("other/repo", 5555, first.key) is None
     assert site.service.check_run_job(REPO, 5555, "") is None
     assert site.service.check_run_job(REPO, 5555, "nosuch") is None
+
+
+@pytest.mark.parametrize("exports", [("SKIP_TESTS=yes",), (), None], ids=["kept", "none", "unknown"])
+def test_both_stores_keep_a_jobs_exports(store: Store, exports: Optional[Tuple[str, ...]]) -> None:
+    job = replace(make_job("cpu_zen2", "eessi.io-2023.06-software", "1"), exports=exports)
+    with store.transaction() as tx:
+        tx.save_job(job, 1.0)
+    saved = store.jobs.get(job.key)
+    assert saved is not None and saved.exports == exports

@@ -13,7 +13,7 @@ from eessi_bot.ports.store import ClosedPr
 _JOB_COLUMNS = ("key", "build_key", "repo", "pr_number", "node_type", "repo_id", "software_subdir", "accelerator",
                 "on_arch", "on_accelerator", "job_dir", "symlink", "backend", "job_id", "state", "rows", "error",
                 "comment_key", "missing_polls", "cancelled_by", "end_state", "exit_code", "result_status",
-                "test_status", "artefacts", "ending_since")
+                "test_status", "artefacts", "ending_since", "exports")
 
 
 class JobStore:
@@ -203,7 +203,8 @@ def _values(job: Job) -> tuple:  # type: ignore[type-arg]
     return (job.key, job.build_key, job.repo, job.pr_number, job.node_type, job.repo_id, job.software_subdir,
             job.accelerator, job.on_arch, job.on_accelerator, job.job_dir, job.symlink, job.backend, job.job_id,
             job.state.value, rows, job.error, job.comment_key, job.missing_polls, job.cancelled_by, job.end_state,
-            job.exit_code, job.result_status, job.test_status, json.dumps(list(job.artefacts)), job.ending_since)
+            job.exit_code, job.result_status, job.test_status, json.dumps(list(job.artefacts)), job.ending_since,
+            None if job.exports is None else json.dumps(list(job.exports)))
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -217,5 +218,5 @@ def _job(row: sqlite3.Row) -> Job:
         missing_polls=row["missing_polls"], cancelled_by=row["cancelled_by"], end_state=row["end_state"],
         exit_code=row["exit_code"], result_status=row["result_status"], test_status=row["test_status"],
         artefacts=tuple(json.loads(row["artefacts"])), created_at=row["created_at"], updated_at=row["updated_at"],
-        ending_since=row["ending_since"],
+        ending_since=row["ending_since"], exports=None if row["exports"] is None else tuple(json.loads(row["exports"])),
     )

@@ -172,4 +172,9 @@ MIGRATIONS = (
     """
     ALTER TABLE deliveries ADD COLUMN late_since REAL;
     """,
+    # 8: a job's `exportvariable:`s, which a check run's Re-run submits again (NULL: a job stored before they
+    # were kept; its re-run reads them from the job's cfg/export_vars.sh)
+    """
+    ALTER TABLE jobs ADD COLUMN exports TEXT;
+    """,
 )
